@@ -1,0 +1,26 @@
+"""
+django_tasks: background tasks for Django with Celery's task API, the database as the queue.
+
+    from django_tasks import app
+
+    @app.task
+    def add(x, y):
+        return x + y
+"""
+
+from .app import App, app
+from .canvas import Signature, chain, group, signature
+from .log import get_task_logger
+from .result import AsyncResult, EagerResult, GroupResult
+from .task import Task
+
+#: ``@task`` is ``@app.task``; ``shared_task`` is the name Celery's Django docs use.
+task = app.task
+shared_task = app.task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App", "AsyncResult", "EagerResult", "GroupResult", "Signature", "Task", "app", "chain",
+    "get_task_logger", "group", "shared_task", "signature", "task",
+]

@@ -1,0 +1,529 @@
+"""
+The broker contract, written once with the ORM; vendor modules replace hot statements.
+
+Every verb is a state transition (see the table in STYLE.md): enqueue, claim, ack, finish,
+requeue, recover, revoke, heartbeat, prune. Verbs take and return ``Message``/``Outcome``
+values, never tasks, and commit before they return.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import states
+from ..message import Message, Outcome
+
+logger = logging.getLogger(__name__)
+
+#: States in which a row is neither waiting nor finished: some worker holds it. Custom
+#: states written by ``update_state`` (PROGRESS...) are held too.
+NOT_HELD = (*states.CLAIMABLE_STATES, *states.READY_STATES)
+HELD = ~Q(state__in=NOT_HELD)
+
+_LOST = "django_tasks.exceptions.WorkerLostError"
+
+
+class Broker:
+    """Portable broker: the ORM and ``select_for_update(skip_locked=...)``."""
+
+    # Can a claim pass over rows another worker has locked (FOR UPDATE SKIP LOCKED)?
+    supports_skip_locked = False
+    # Can the database wake a waiting worker (LISTEN/NOTIFY)?
+    supports_notify = False
+    #: Rows per INSERT statement in ``enqueue``.
+    insert_batch_size = 500
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+
+    @property
+    def connection(self):
+        return connections[self.using]
+
+    # -- enqueue -----------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        """
+        Write ``messages`` as new PENDING rows, in the caller's transaction if one is open.
+
+        Each row is due at its ``eta`` or at once. Rows are inserted a batch per statement,
+        then waiting workers are woken (where the database can).
+        """
+        from ..models import TaskMessage
+
+        now = timezone.now()
+        rows = [self._row(m, now) for m in messages]
+        TaskMessage.objects.using(self.using).bulk_create(rows, batch_size=self.insert_batch_size)
+
+    @staticmethod
+    def _row(m: Message, now):
+        from ..models import TaskMessage
+
+        return TaskMessage(
+            id=m.id, name=m.name, queue=m.queue, priority=m.priority, args=list(m.args),
+            kwargs=m.kwargs, state=states.PENDING, run_at=m.eta or now, eta=m.eta,
+            expires=m.expires, retries=m.retries, max_retries=m.options.get("max_retries"),
+            acks_late=bool(m.options.get("acks_late")), options=m.options,
+            parent_id=m.options.get("parent_id") or "", group_id=m.options.get("group_id") or "",
+            created_at=now,
+        )
+
+    # -- claim and ack -------------------------------------------------------------------------
+
+    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
+        """
+        Reserve up to `limit` ready messages from `queues` for `worker`.
+
+        Due PENDING or RETRY -> RECEIVED, highest priority first, then longest waiting.
+        Returns [] when nothing is due. Commits before returning; no row is ever returned to
+        two workers.
+        """
+        from ..models import TaskMessage
+
+        with transaction.atomic(using=self.using):
+            qs = (
+                TaskMessage.objects.using(self.using)
+                .select_for_update(skip_locked=self.supports_skip_locked)
+                .filter(state__in=states.CLAIMABLE_STATES, queue__in=list(queues),
+                        run_at__lte=timezone.now())
+                .order_by("-priority", "run_at")
+            )
+            ids = list(qs.values_list("id", flat=True)[:limit])
+            if not ids:
+                return []
+            TaskMessage.objects.using(self.using).filter(id__in=ids).update(
+                state=states.RECEIVED, worker=worker, reserved_at=timezone.now(), started_at=None
+            )
+            rows = TaskMessage.objects.using(self.using).filter(id__in=ids).order_by(
+                "-priority", "run_at"
+            )
+            return [self._message(r) for r in rows]
+
+    @staticmethod
+    def _message(row) -> Message:
+        expired = row.expires is not None and row.expires <= timezone.now()
+        return Message(
+            id=row.id, name=row.name, args=tuple(row.args or ()), kwargs=row.kwargs or {},
+            queue=row.queue, priority=row.priority, retries=row.retries, eta=row.eta,
+            expires=row.expires, options={**(row.options or {}), "expired": expired},
+            redelivered=row.redelivered,
+        )
+
+    def ack(self, worker: str, message: Message, track_started: bool) -> bool:
+        """
+        Record that `worker` starts running `message` now (the start marker).
+
+        RECEIVED -> RECEIVED with ``started_at`` (or STARTED when `track_started`). Returns
+        False when the row is no longer this worker's to run (revoked meanwhile): the caller
+        must not run it. After this, acks-early recovery fails the task instead of running it
+        again.
+        """
+        from ..models import TaskMessage
+
+        fields: dict[str, Any] = {"started_at": timezone.now()}
+        if track_started:
+            fields["state"] = states.STARTED
+        n = TaskMessage.objects.using(self.using).filter(
+            id=message.id, worker=worker, state=states.RECEIVED
+        ).update(**fields)
+        return n == 1
+
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def finish(self, worker: str, outcomes: Sequence[Outcome]) -> None:
+        """
+        Record `outcomes` of rows `worker` holds, in one transaction.
+
+        Held -> SUCCESS, FAILURE, RETRY (due at its eta, retries + 1), PENDING (Reject with
+        requeue), REJECTED, REVOKED or IGNORED (a custom state set by ``update_state`` is kept).
+        A row revoked or recovered meanwhile is left alone. Follow-up messages (chains,
+        links) are enqueued in the same transaction, so a crash never drops or doubles them.
+        Attempt history rows are written for every outcome but a first-try success.
+        """
+        from ..models import TaskAttempt, TaskMessage
+
+        if not outcomes:
+            return
+        with transaction.atomic(using=self.using):
+            follow_ups: list[Message] = []
+            attempts = []
+            for o in outcomes:
+                fields = self._outcome_fields(o)
+                qs = TaskMessage.objects.using(self.using).filter(HELD, id=o.id, worker=worker)
+                if o.state == states.IGNORED:
+                    n = qs.filter(state__in=states.HELD_STATES).update(**fields)
+                    if not n:
+                        fields.pop("state")
+                        n = qs.update(**fields)
+                else:
+                    n = qs.update(**fields)
+                if n:
+                    follow_ups.extend(o.follow_ups)
+                    if self._keeps_attempt(o):
+                        attempts.append(self._attempt(o))
+            if attempts:
+                TaskAttempt.objects.using(self.using).bulk_create(attempts)
+            if follow_ups:
+                self.enqueue(follow_ups)
+
+    @staticmethod
+    def _keeps_attempt(o: Outcome) -> bool:
+        return o.state != states.SUCCESS or o.retries > 0
+
+    @staticmethod
+    def _attempt(o: Outcome):
+        from ..models import TaskAttempt
+
+        return TaskAttempt(
+            task_id=o.id, number=(o.retries if o.state != states.RETRY else o.retries - 1) + 1,
+            state=o.state, worker=o.worker, started_at=o.started_at,
+            finished_at=o.finished_at or timezone.now(), exc_type=o.exc_type,
+            exc_message=o.exc_message, traceback=o.traceback,
+        )
+
+    @staticmethod
+    def _outcome_fields(o: Outcome) -> dict[str, Any]:
+        now = o.finished_at or timezone.now()
+        fields: dict[str, Any] = {
+            "state": o.state, "result": o.result, "exc_type": o.exc_type,
+            "exc_message": o.exc_message, "traceback": o.traceback,
+        }
+        if o.state == states.RETRY:
+            fields.update(run_at=o.eta or now, retries=o.retries, worker="", started_at=None,
+                          reserved_at=None, eta=o.eta)
+            if o.queue:
+                fields["queue"] = o.queue
+            if o.priority is not None:
+                fields["priority"] = o.priority
+            if o.args is not None:
+                fields["args"] = list(o.args)
+            if o.kwargs is not None:
+                fields["kwargs"] = o.kwargs
+        elif o.state == states.PENDING:
+            fields.update(run_at=now, worker="", started_at=None, reserved_at=None,
+                          redelivered=True)
+        else:
+            fields["done_at"] = now
+        return fields
+
+    def update_state(self, task_id: str, state: str, meta: Any) -> bool:
+        """Set a running task's custom state and meta (visible at once to other processes)."""
+        from ..models import TaskMessage
+
+        return bool(
+            TaskMessage.objects.using(self.using).filter(HELD, id=task_id).update(
+                state=state, result=meta
+            )
+        )
+
+    def fail(self, task_id: str, exc_type: str, message: str, *, worker: str | None = None,
+             traceback: str = "", only_held: bool = True) -> bool:
+        """Held (or any, with ``only_held=False``) -> FAILURE with the given exception."""
+        from ..models import TaskMessage
+
+        now = timezone.now()
+        qs = TaskMessage.objects.using(self.using).filter(id=task_id)
+        if only_held:
+            qs = qs.filter(HELD)
+        if worker is not None:
+            qs = qs.filter(worker=worker)
+        with transaction.atomic(using=self.using):
+            row = qs.select_for_update().only("id", "retries", "started_at", "worker").first()
+            if row is None:
+                return False
+            qs.update(state=states.FAILURE, exc_type=exc_type, exc_message=message,
+                      traceback=traceback, done_at=now, result=None)
+            self._attempt(Outcome(
+                id=task_id, state=states.FAILURE, exc_type=exc_type, exc_message=message,
+                traceback=traceback, retries=row.retries, started_at=row.started_at,
+                finished_at=now, worker=row.worker,
+            )).save(using=self.using)
+        return True
+
+    # -- operator verbs ------------------------------------------------------------------------
+
+    def requeue(self, ids: Iterable[str]) -> int:
+        """
+        Finished (SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED) -> PENDING, due now, same id.
+
+        The result and error are cleared; the attempt history is kept. Returns the number of
+        rows requeued; rows waiting or running are skipped.
+        """
+        from ..models import TaskMessage
+
+        n = TaskMessage.objects.using(self.using).filter(
+            id__in=list(ids), state__in=states.READY_STATES
+        ).update(state=states.PENDING, run_at=timezone.now(), eta=None, worker="", result=None,
+                 exc_type="", exc_message="", traceback="", done_at=None, started_at=None,
+                 reserved_at=None, redelivered=False)
+        if n:
+            self._wake()
+        return n
+
+    def run_now(self, ids: Iterable[str]) -> int:
+        """Waiting (PENDING, RETRY) -> due now (clear the eta). Returns rows changed."""
+        from ..models import TaskMessage
+
+        n = TaskMessage.objects.using(self.using).filter(
+            id__in=list(ids), state__in=states.CLAIMABLE_STATES
+        ).update(run_at=timezone.now(), eta=None)
+        if n:
+            self._wake()
+        return n
+
+    def revoke(self, ids: Iterable[str], terminate: bool = False) -> int:
+        """
+        Waiting or claimed-not-started -> REVOKED (it will never run).
+
+        With `terminate`, running rows become REVOKED too; their worker's supervisor sees it
+        and kills the child running them. Returns the number of rows revoked.
+        """
+        from ..models import TaskMessage
+
+        ids = list(ids)
+        now = timezone.now()
+        fields = {"state": states.REVOKED, "done_at": now,
+                  "exc_type": "django_tasks.exceptions.TaskRevokedError",
+                  "exc_message": "revoked"}
+        base = TaskMessage.objects.using(self.using).filter(id__in=ids)
+        with transaction.atomic(using=self.using):
+            n = base.filter(
+                Q(state__in=states.CLAIMABLE_STATES)
+                | Q(state=states.RECEIVED, started_at__isnull=True)
+            ).update(**fields)
+            if terminate:
+                n += base.filter(HELD).update(
+                    **{**fields, "exc_message": "terminated"}
+                )
+        return n
+
+    def revoked_among(self, ids: Sequence[str]) -> list[str]:
+        """Return which of the running task ids `ids` were revoked (to terminate them)."""
+        from ..models import TaskMessage
+
+        if not ids:
+            return []
+        return list(TaskMessage.objects.using(self.using).filter(
+            id__in=list(ids), state=states.REVOKED
+        ).values_list("id", flat=True))
+
+    def delete_finished(self, ids: Iterable[str]) -> int:
+        from ..models import TaskAttempt, TaskMessage
+
+        with transaction.atomic(using=self.using):
+            ids = list(TaskMessage.objects.using(self.using).filter(
+                id__in=list(ids), state__in=states.READY_STATES
+            ).values_list("id", flat=True))
+            TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(self.using)
+            return TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(
+                self.using
+            )
+
+    # -- workers: heartbeat and recovery ---------------------------------------------------------
+
+    def register(self, name: str, *, hostname: str, pid: int, supervisor: str = "",
+                 pool: str = "prefork", concurrency: int = 1, queues: Sequence[str] = ()) -> None:
+        """Record a live worker process (replacing a dead one of the same name)."""
+        from ..models import Worker
+
+        self.recover(name)
+        Worker.objects.using(self.using).update_or_create(
+            name=name,
+            defaults=dict(hostname=hostname, pid=pid, supervisor=supervisor, pool=pool,
+                          concurrency=concurrency, queues=list(queues),
+                          started_at=timezone.now(), heartbeat_at=timezone.now()),
+        )
+
+    def unregister(self, name: str) -> None:
+        """Remove a worker process that stops cleanly, after releasing what it holds."""
+        from ..models import Worker
+
+        self.recover(name)
+        Worker.objects.using(self.using).filter(Q(name=name) | Q(supervisor=name)).delete()
+
+    def heartbeat(self, supervisor: str) -> None:
+        """Say that `supervisor` and all its children are alive, in one statement."""
+        from ..models import Worker
+
+        Worker.objects.using(self.using).filter(
+            Q(name=supervisor) | Q(supervisor=supervisor)
+        ).update(heartbeat_at=timezone.now())
+
+    def release(self, worker: str, delays: Sequence[tuple[str, float]]) -> int:
+        """
+        Claimed-not-started rows of `worker` -> PENDING, each due after its delay (seconds).
+
+        For a warm shutdown (delay 0) and rate limits (due when the next token is). The
+        row's retries and redelivered flag are unchanged: it never started.
+        """
+        from ..models import TaskMessage
+
+        now = timezone.now()
+        n = 0
+        with transaction.atomic(using=self.using):
+            for task_id, delay in delays:
+                n += TaskMessage.objects.using(self.using).filter(
+                    id=task_id, worker=worker, state=states.RECEIVED, started_at__isnull=True
+                ).update(state=states.PENDING, worker="", reserved_at=None,
+                         run_at=now + timedelta(seconds=delay))
+        if n:
+            self._wake()
+        return n
+
+    def _wake(self) -> None:
+        """Tell idle workers that rows became claimable (where the database can)."""
+
+    def recover(self, worker: str, exclude: Iterable[str] = ()) -> tuple[int, int]:
+        """
+        Release the rows a dead `worker` holds.
+
+        Claimed-not-started rows and started ``acks_late`` rows -> PENDING (redelivered);
+        started acks-early rows -> FAILURE with ``WorkerLostError`` (they never run twice).
+        Returns (requeued, failed). Safe to call from several workers at once: each row
+        changes once, under a row lock.
+        """
+        from ..models import TaskMessage
+
+        now = timezone.now()
+        with transaction.atomic(using=self.using):
+            held = TaskMessage.objects.using(self.using).filter(HELD, worker=worker)
+            exclude = list(exclude)
+            if exclude:
+                held = held.exclude(id__in=exclude)
+            lost = list(
+                held.select_for_update(skip_locked=self.supports_skip_locked)
+                .filter(started_at__isnull=False, acks_late=False)
+                .values_list("id", "retries", "started_at")
+            )
+            failed = 0
+            if lost:
+                failed = TaskMessage.objects.using(self.using).filter(
+                    id__in=[i for i, _, _ in lost], worker=worker
+                ).filter(HELD).update(
+                    state=states.FAILURE, exc_type=_LOST, done_at=now, result=None,
+                    exc_message=f"Worker {worker!r} exited while running the task.",
+                    traceback="",
+                )
+                from ..models import TaskAttempt
+
+                TaskAttempt.objects.using(self.using).bulk_create([
+                    TaskAttempt(task_id=i, number=r + 1, state=states.FAILURE, worker=worker,
+                                started_at=s, finished_at=now, exc_type=_LOST,
+                                exc_message=f"Worker {worker!r} exited while running the task.")
+                    for i, r, s in lost
+                ])
+            requeued = held.update(
+                state=states.PENDING, worker="", started_at=None, reserved_at=None,
+                redelivered=True, run_at=now,
+            )
+        if requeued:
+            self._wake()
+        if requeued or failed:
+            logger.warning("worker name=%s event=recovered requeued=%d failed=%d",
+                           worker, requeued, failed)
+        return requeued, failed
+
+    def stale_workers(self, timeout: float) -> list[str]:
+        """Names of workers whose heartbeat is older than `timeout` seconds (by the DB clock)."""
+        from ..models import Worker
+
+        before = self.db_now() - timedelta(seconds=timeout)
+        return list(Worker.objects.using(self.using).filter(heartbeat_at__lt=before)
+                    .values_list("name", flat=True))
+
+    def orphan_holders(self) -> list[str]:
+        """Names that hold rows but have no worker row at all (deleted, or never written)."""
+        from ..models import TaskMessage, Worker
+
+        return list(
+            TaskMessage.objects.using(self.using).filter(HELD).exclude(worker="")
+            .exclude(worker__in=Worker.objects.using(self.using).values("name"))
+            .values_list("worker", flat=True).distinct()
+        )
+
+    def recover_dead(self, timeout: float, hostname: str | None = None) -> int:
+        """
+        Recover every worker whose heartbeat stopped `timeout` seconds ago; forget them.
+
+        Workers on `hostname` (this machine) whose process no longer exists are dead now,
+        whatever their heartbeat says: they are recovered at once.
+        """
+        import os
+
+        from ..models import Worker
+
+        names = set(self.stale_workers(timeout))
+        if hostname:
+            for name, pid in Worker.objects.using(self.using).filter(
+                hostname=hostname
+            ).values_list("name", "pid"):
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    names.add(name)
+                except PermissionError:
+                    pass
+        for name in names:
+            self.recover(name)
+            Worker.objects.using(self.using).filter(name=name).delete()
+        for name in self.orphan_holders():
+            self.recover(name)
+        return len(names)
+
+    def db_now(self):
+        """The database's clock (one clock for every host)."""
+        return timezone.now()
+
+    # -- upkeep --------------------------------------------------------------------------------
+
+    def prune(self, older_than: float, batch_size: int = 1000) -> int:
+        """Delete finished rows done more than `older_than` seconds ago, a batch at a time."""
+        from ..models import TaskAttempt, TaskMessage
+
+        before = timezone.now() - timedelta(seconds=older_than)
+        total = 0
+        while True:
+            with transaction.atomic(using=self.using):
+                ids = list(
+                    TaskMessage.objects.using(self.using)
+                    .filter(state__in=states.READY_STATES, done_at__lt=before)
+                    .values_list("id", flat=True)[:batch_size]
+                )
+                if not ids:
+                    return total
+                TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(
+                    self.using
+                )
+                total += TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(
+                    self.using
+                )
+
+    # -- wake-ups ------------------------------------------------------------------------------
+
+    def listen(self):
+        """Return a ``Listener`` that blocks until work may be ready (None: poll)."""
+        return None
+
+    def next_due(self, queues: Sequence[str]):
+        """When the earliest waiting row of `queues` becomes due (None if there is none)."""
+        from django.db.models import Min
+
+        from ..models import TaskMessage
+
+        return TaskMessage.objects.using(self.using).filter(
+            state__in=states.CLAIMABLE_STATES, queue__in=list(queues)
+        ).aggregate(m=Min("run_at"))["m"]
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        from django.db import InterfaceError, OperationalError
+
+        return isinstance(exc, OperationalError | InterfaceError)
+
+

@@ -1,0 +1,209 @@
+"""PostgreSQL: SKIP LOCKED claims, LISTEN/NOTIFY wake-ups, one statement per batch."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+
+from .. import states
+from ..message import Message, Outcome
+from .base import NOT_HELD, Broker
+
+logger = logging.getLogger(__name__)
+
+TABLE = "django_tasks_taskmessage"
+CHANNEL = "django_tasks"
+_NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
+
+# enqueue: new rows -> PENDING, due at their eta or now (the database's clock), and a NOTIFY
+# per queue so idle workers claim at once. Inside a transaction the NOTIFY is delivered at
+# commit, so no worker wakes for rows it cannot see yet. One statement for any number of rows.
+ENQUEUE = f"""
+    WITH ins AS (
+        INSERT INTO {TABLE} (id, name, queue, priority, args, kwargs, state, run_at, eta,
+                             expires, retries, max_retries, acks_late, redelivered, options,
+                             parent_id, group_id, exc_type, exc_message, traceback, worker,
+                             created_at)
+        SELECT v.id, v.name, v.queue, v.priority, v.args::jsonb, v.kwargs::jsonb, 'PENDING',
+               COALESCE(v.eta, now()), v.eta, v.expires, v.retries, v.max_retries,
+               v.acks_late, false, v.options::jsonb, v.parent_id, v.group_id, '', '', '', '',
+               now()
+          FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],
+                      %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::bool[],
+                      %s::text[], %s::text[], %s::text[])
+               AS v(id, name, queue, priority, args, kwargs, eta, expires, retries,
+                    max_retries, acks_late, options, parent_id, group_id)
+        RETURNING queue)
+    SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
+
+# claim: due PENDING/RETRY -> RECEIVED. Safe with concurrent workers: SKIP LOCKED hands each
+# row to one claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The
+# partial index dt_claimable serves the WHERE and ORDER BY whatever the finished history.
+CLAIM = f"""
+    WITH ready AS MATERIALIZED (
+        SELECT id FROM {TABLE}
+         WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s) AND run_at <= now()
+         ORDER BY priority DESC, run_at
+         LIMIT %(limit)s
+           FOR UPDATE SKIP LOCKED)
+    UPDATE {TABLE} AS t
+       SET state = 'RECEIVED', worker = %(worker)s, reserved_at = now(), started_at = NULL
+      FROM ready
+     WHERE t.id = ready.id
+    RETURNING t.id, t.name, t.args::text, t.kwargs::text, t.queue, t.priority, t.retries,
+              t.eta, t.expires, t.options::text, t.redelivered, t.run_at,
+              (t.expires IS NOT NULL AND t.expires <= now())"""
+
+# ack: the start marker, RECEIVED -> RECEIVED + started_at (or STARTED). Committed
+# asynchronously (synchronous_commit off for this one transaction): the row survives any
+# crash of the worker's processes and a clean database restart, and is flushed with the next
+# durable commit (the task body's own, or the batch's outcomes). The WHERE makes a row
+# revoked or recovered meanwhile return nothing: the worker then does not run it.
+ACK = f"""
+    UPDATE {TABLE} AS t
+       SET started_at = now(), state = CASE WHEN %(track)s THEN 'STARTED' ELSE t.state END
+      FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+     WHERE t.id = %(id)s AND t.worker = %(worker)s AND t.state = 'RECEIVED'
+    RETURNING t.id"""
+
+# finish (final states): held -> SUCCESS/FAILURE/REVOKED/REJECTED for a whole batch in one
+# statement. Rows revoked, recovered or requeued meanwhile (no longer held by this worker)
+# are left alone; RETURNING says which rows changed so only their follow-ups are enqueued.
+FINISH = f"""
+    UPDATE {TABLE} AS t
+       SET state = v.state, result = v.result, exc_type = v.exc_type,
+           exc_message = v.exc_message, traceback = v.traceback, done_at = now()
+      FROM jsonb_to_recordset(%(rows)s::jsonb)
+           AS v(id text, state text, result jsonb, exc_type text, exc_message text,
+                traceback text)
+     WHERE t.id = v.id AND t.worker = %(worker)s AND t.state NOT IN ({_NOT_HELD_SQL})
+    RETURNING t.id"""
+
+NEXT_DUE = f"""
+    SELECT min(run_at) FROM {TABLE}
+     WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)"""
+
+_BATCH_FINAL = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED, states.REJECTED})
+
+
+class PostgreSQLBroker(Broker):
+    supports_skip_locked = True
+    supports_notify = True
+    insert_batch_size = 5000
+
+    def enqueue(self, messages: Sequence[Message]) -> None:
+        for start in range(0, len(messages), self.insert_batch_size):
+            batch = messages[start:start + self.insert_batch_size]
+            columns: list[list[Any]] = [[] for _ in range(14)]
+            for m in batch:
+                o = m.options
+                for col, value in zip(columns, (
+                    m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
+                    json.dumps(m.kwargs), m.eta, m.expires, m.retries, o.get("max_retries"),
+                    bool(o.get("acks_late")), json.dumps(o), o.get("parent_id") or "",
+                    o.get("group_id") or "",
+                ), strict=True):
+                    col.append(value)
+            with self.connection.cursor() as cursor:
+                cursor.execute(ENQUEUE, columns)
+
+    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(CLAIM, {"queues": list(queues), "limit": limit, "worker": worker})
+            rows = cursor.fetchall()
+        rows.sort(key=lambda r: (-r[5], r[11]))
+        return [
+            Message(
+                id=r[0], name=r[1], args=tuple(json.loads(r[2])), kwargs=json.loads(r[3]),
+                queue=r[4], priority=r[5], retries=r[6], eta=r[7], expires=r[8],
+                options={**json.loads(r[9]), "expired": r[12]}, redelivered=r[10],
+            )
+            for r in rows
+        ]
+
+    def ack(self, worker: str, message: Message, track_started: bool) -> bool:
+        with self.connection.cursor() as cursor:
+            cursor.execute(ACK, {"id": message.id, "worker": worker, "track": track_started})
+            return cursor.fetchone() is not None
+
+    def finish(self, worker: str, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
+        final = [o for o in outcomes if o.state in _BATCH_FINAL]
+        others = [o for o in outcomes if o.state not in _BATCH_FINAL]
+        with transaction.atomic(using=self.using):
+            if final:
+                rows = json.dumps([
+                    {"id": o.id, "state": o.state, "result": o.result, "exc_type": o.exc_type,
+                     "exc_message": o.exc_message, "traceback": o.traceback}
+                    for o in final
+                ])
+                with self.connection.cursor() as cursor:
+                    cursor.execute(FINISH, {"rows": rows, "worker": worker})
+                    changed = {r[0] for r in cursor.fetchall()}
+                kept = [o for o in final if o.id in changed]
+                attempts = [self._attempt(o) for o in kept if self._keeps_attempt(o)]
+                if attempts:
+                    from ..models import TaskAttempt
+
+                    TaskAttempt.objects.using(self.using).bulk_create(attempts)
+                follow_ups = [m for o in kept for m in o.follow_ups]
+                if follow_ups:
+                    self.enqueue(follow_ups)
+            if others:
+                super().finish(worker, others)
+
+    def _wake(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT pg_notify('{CHANNEL}', '*')")
+
+    def next_due(self, queues: Sequence[str]):
+        with self.connection.cursor() as cursor:
+            cursor.execute(NEXT_DUE, {"queues": list(queues)})
+            return cursor.fetchone()[0]
+
+    def db_now(self):
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT now()")
+            return cursor.fetchone()[0]
+
+    def listen(self) -> Listener:
+        return Listener(self.connection.get_connection_params())
+
+
+class Listener:
+    """A connection of its own that LISTENs, so an idle worker wakes when rows arrive."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        import psycopg
+
+        params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+        self._conn = psycopg.connect(**params, autocommit=True)
+        self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> set[str]:
+        """Block up to `timeout` seconds for notifications; return the queues named."""
+        queues: set[str] = set()
+        gen = self._conn.notifies(timeout=timeout, stop_after=1)
+        for n in gen:
+            queues.add(n.payload)
+        # Drain whatever else arrived at once, without blocking.
+        if queues:
+            for n in self._conn.notifies(timeout=0):
+                queues.add(n.payload)
+        return queues
+
+    def fileno(self) -> int:
+        return self._conn.fileno()
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except Exception:  # closing a broken connection must not raise
+            logger.debug("listener close failed", exc_info=True)
+
+

@@ -1,0 +1,68 @@
+"""SQLite: one writer at a time, so a claim is one UPDATE that takes the write lock first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..message import Message
+from .base import Broker
+
+TABLE = "django_tasks_taskmessage"
+
+# claim: due PENDING/RETRY -> RECEIVED. SQLite has no SKIP LOCKED and needs none: an UPDATE
+# takes the database's write lock before its sub-SELECT reads, so two workers never read the
+# same ready rows; the second waits (busy timeout) and then sees them RECEIVED. run_at is
+# compared as ISO text, which is how Django stores datetimes here.
+CLAIM = f"""
+    UPDATE {TABLE}
+       SET state = 'RECEIVED', worker = %s, reserved_at = %s, started_at = NULL
+     WHERE id IN (
+        SELECT id FROM {TABLE}
+         WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}}) AND run_at <= %s
+         ORDER BY priority DESC, run_at
+         LIMIT %s)
+    RETURNING id, name, args, kwargs, queue, priority, retries, eta, expires, options,
+              redelivered, run_at"""
+
+
+class SQLiteBroker(Broker):
+    insert_batch_size = 200
+
+    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
+        from ..models import TaskMessage
+
+        now = timezone.now()
+        field = TaskMessage._meta.get_field("run_at")
+        stamp = field.get_db_prep_value(now, self.connection)
+        sql = CLAIM.format(queues=", ".join(["%s"] * len(queues)))
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [worker, stamp, *queues, stamp, limit])
+            rows = cursor.fetchall()
+        rows.sort(key=lambda r: (-r[5], r[11]))
+        convert = self._datetime
+        return [
+            Message(
+                id=r[0], name=r[1], args=tuple(json.loads(r[2])), kwargs=json.loads(r[3]),
+                queue=r[4], priority=r[5], retries=r[6], eta=convert(r[7]),
+                expires=convert(r[8]),
+                options={**json.loads(r[9]),
+                         "expired": r[8] is not None and convert(r[8]) <= now},
+                redelivered=bool(r[10]),
+            )
+            for r in rows
+        ]
+
+    def _datetime(self, value):
+        if value is None:
+            return None
+        from django.utils.dateparse import parse_datetime
+
+        parsed = parse_datetime(value) if isinstance(value, str) else value
+        if parsed is not None and settings.USE_TZ and timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed

@@ -1,0 +1,12 @@
+"""System checks: every problem in ``DJANGO_TASKS`` at once (``manage.py check``)."""
+
+from __future__ import annotations
+
+from django.core.checks import Error, Tags, register
+
+from . import conf
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs):
+    return [Error(p.message, id=p.id) for p in conf.problems()]

@@ -1,0 +1,52 @@
+"""The value a worker receives: one task invocation as the queue stores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One task invocation as the queue stores it: all a worker needs to run it."""
+
+    id: str
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    priority: int = 0
+    retries: int = 0
+    eta: datetime | None = None
+    expires: datetime | None = None
+    #: Options the sender chose that the worker needs (acks_late, time limits, links, chain,
+    #: group, parent, headers, max_retries); see ``Task.apply_async``.
+    options: dict[str, Any] = field(default_factory=dict)
+    #: Was this message delivered before (its worker died while holding it)?
+    redelivered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one message after its body ran: the row's next state and its data."""
+
+    id: str
+    state: str
+    result: Any = None
+    exc_type: str = ""
+    exc_message: str = ""
+    traceback: str = ""
+    #: For RETRY: when to run again, the retry count and any overridden queue/priority.
+    eta: datetime | None = None
+    retries: int = 0
+    queue: str | None = None
+    priority: int | None = None
+    #: Messages to enqueue in the same transaction that records this outcome (chains, links).
+    follow_ups: tuple[Message, ...] = ()
+    #: For RETRY: new arguments when ``retry(args=..., kwargs=...)`` gave them.
+    args: tuple[Any, ...] | None = None
+    kwargs: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str = ""

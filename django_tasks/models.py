@@ -1,0 +1,139 @@
+"""The queue and the result store: one row per task, per attempt, per live worker process."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import states
+
+#: Rows some worker holds: neither waiting nor finished (custom update_state states too).
+_HELD = ~Q(state__in=[*states.CLAIMABLE_STATES, *sorted(states.READY_STATES)])
+
+
+class TaskMessageQuerySet(models.QuerySet):
+    def ready(self) -> TaskMessageQuerySet:
+        """Rows a worker could claim now or later (PENDING or RETRY)."""
+        return self.filter(state__in=states.CLAIMABLE_STATES)
+
+    def held(self) -> TaskMessageQuerySet:
+        """Rows some worker holds (claimed or running)."""
+        return self.filter(state__in=states.HELD_STATES)
+
+    def reserved_by(self, worker: str) -> TaskMessageQuerySet:
+        return self.held().filter(worker=worker)
+
+    def finished(self) -> TaskMessageQuerySet:
+        return self.filter(state__in=states.READY_STATES)
+
+
+class TaskMessage(models.Model):
+    """One task invocation: the queue's message while it waits, its result once done."""
+
+    id = models.CharField(_("task id"), max_length=64, primary_key=True)
+    name = models.CharField(_("name"), max_length=200)
+    queue = models.CharField(_("queue"), max_length=100, default="default")
+    priority = models.SmallIntegerField(_("priority"), default=0)
+    args = models.JSONField(_("args"), default=list)
+    kwargs = models.JSONField(_("kwargs"), default=dict)
+    state = models.CharField(_("state"), max_length=50, default=states.PENDING)
+    #: When the row becomes due: its eta, or its enqueue time. Claims compare it to now().
+    run_at = models.DateTimeField(_("run at"), default=timezone.now)
+    eta = models.DateTimeField(_("eta"), null=True, blank=True)
+    expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    retries = models.IntegerField(_("retries"), default=0)
+    max_retries = models.IntegerField(_("max retries"), null=True, blank=True)
+    acks_late = models.BooleanField(_("acks late"), default=False)
+    redelivered = models.BooleanField(_("redelivered"), default=False)
+    #: Options the worker needs (time limits, links, chain, group, headers, ...).
+    options = models.JSONField(_("options"), default=dict)
+    parent_id = models.CharField(_("parent"), max_length=64, blank=True, default="")
+    group_id = models.CharField(_("group"), max_length=64, blank=True, default="")
+    result = models.JSONField(_("result"), null=True, blank=True)
+    exc_type = models.CharField(_("exception type"), max_length=255, blank=True, default="")
+    exc_message = models.TextField(_("exception message"), blank=True, default="")
+    traceback = models.TextField(_("traceback"), blank=True, default="")
+    worker = models.CharField(_("worker"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    reserved_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+
+    objects = TaskMessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [
+            # The claim's WHERE and ORDER BY: costs the same beside millions of finished rows.
+            models.Index(
+                fields=["-priority", "run_at"], name="dt_claimable",
+                condition=Q(state__in=states.CLAIMABLE_STATES),
+            ),
+            # Recovery of a dead worker's rows.
+            models.Index(fields=["worker"], name="dt_held", condition=_HELD),
+            # Pruning finished rows by age.
+            models.Index(fields=["done_at"], name="dt_done_at"),
+            # The admin's newest-first list and its state filter.
+            models.Index(fields=["-created_at"], name="dt_created"),
+            models.Index(fields=["state", "-created_at"], name="dt_state_created"),
+            models.Index(fields=["name"], name="dt_name"),
+            models.Index(fields=["parent_id"], name="dt_parent"),
+            models.Index(fields=["group_id"], name="dt_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}[{self.id}] {self.state}"
+
+    @property
+    def runtime(self) -> float | None:
+        if self.started_at and self.done_at:
+            return (self.done_at - self.started_at).total_seconds()
+        return None
+
+
+class TaskAttempt(models.Model):
+    """One finished attempt of a task that failed, retried or was retried before."""
+
+    task = models.ForeignKey(TaskMessage, on_delete=models.CASCADE, related_name="attempts")
+    number = models.IntegerField(_("attempt"))
+    state = models.CharField(_("state"), max_length=50)
+    worker = models.CharField(_("worker"), max_length=255, blank=True, default="")
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), default=timezone.now)
+    exc_type = models.CharField(_("exception type"), max_length=255, blank=True, default="")
+    exc_message = models.TextField(_("exception message"), blank=True, default="")
+    traceback = models.TextField(_("traceback"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        ordering = ["task", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} #{self.number} {self.state}"
+
+
+class Worker(models.Model):
+    """One live worker process (a supervisor or one of its children) and its heartbeat."""
+
+    name = models.CharField(_("name"), max_length=255, primary_key=True)
+    hostname = models.CharField(_("hostname"), max_length=255)
+    pid = models.IntegerField(_("pid"))
+    #: The supervisor this process belongs to ("" for a supervisor itself).
+    supervisor = models.CharField(_("supervisor"), max_length=255, blank=True, default="")
+    pool = models.CharField(_("pool"), max_length=20, default="prefork")
+    concurrency = models.IntegerField(_("concurrency"), default=1)
+    queues = models.JSONField(_("queues"), default=list)
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    heartbeat_at = models.DateTimeField(_("heartbeat"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("worker")
+        verbose_name_plural = _("workers")
+        ordering = ["hostname", "name"]
+
+    def __str__(self) -> str:
+        return self.name

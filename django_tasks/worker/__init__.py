@@ -1,0 +1,5 @@
+"""The worker: a supervisor, its pool of consumers, heartbeats, limits and shutdown."""
+
+from .supervisor import Worker
+
+__all__ = ["Worker"]

@@ -1,0 +1,262 @@
+"""
+One consumer: claim a batch, run it, record the outcomes in one statement, repeat.
+
+A consumer is a prefork child process, a thread of the threads pool, or the solo worker's
+main loop. It owns one database connection for its whole life (whatever ``CONN_MAX_AGE``
+says for web requests), plus a LISTEN connection on PostgreSQL, and keeps no transaction
+open while a task body runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connections
+
+from .. import conf
+from ..message import Message, Outcome
+from ..ratelimit import TokenBucket
+from .executor import ExecutorContext, execute, lookup
+
+logger = logging.getLogger("django_tasks.worker.consumer")
+
+#: Aim for this much work per claimed batch: long tasks are claimed one at a time (fair
+#: to the other consumers), no-op tasks a full batch per round trip.
+BATCH_SECONDS = 0.05
+#: Flush outcomes at least this often while a batch runs.
+FLUSH_SECONDS = 0.05
+#: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
+NOTIFY_SAFETY_POLL = 10.0
+
+
+@dataclass
+class ConsumerConfig:
+    name: str
+    hostname: str
+    queues: Sequence[str]
+    burst: bool = False
+    max_tasks: int | None = None
+    max_memory_kib: int | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+
+
+class Consumer:
+    """Claims and runs messages until asked to stop (warm: finish the running task)."""
+
+    def __init__(self, app, broker, config: ConsumerConfig, slot=None) -> None:
+        self.app = app
+        self.broker = broker
+        self.config = config
+        self.slot = slot
+        self.stopping = False
+        self.exit_reason = "stopped"
+        self.processed = 0
+        self._pending: list[Outcome] = []
+        self._buckets: dict[str, TokenBucket] = {}
+        self._avg_runtime = 0.0
+        self._listener = None
+        self._opened_at = time.monotonic()
+        self.ctx = ExecutorContext(app=app, broker=broker, worker=config.name,
+                                   hostname=config.hostname, time_limit=config.time_limit,
+                                   soft_time_limit=config.soft_time_limit)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Serve until stopped, burst-empty or a per-child limit; return why it stopped."""
+        backoff = 0.5
+        while not self.stopping:
+            try:
+                self._keep_connection_fresh()
+                if not self._round():
+                    break
+                backoff = 0.5
+            except Exception as exc:
+                if not self.broker.is_connection_error(exc):
+                    logger.error("worker name=%s event=loop-error", self.config.name,
+                                 exc_info=True)
+                else:
+                    logger.warning("worker name=%s event=db-lost error=%r retry_in=%.1fs",
+                                   self.config.name, exc, backoff)
+                self._drop_connections()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                self._resync()
+        self._shutdown()
+        return self.exit_reason
+
+    def _round(self) -> bool:
+        """Claim and run one batch; wait when idle. False: the consumer should stop."""
+        limit = self._batch_size()
+        messages = self.broker.claim(self.config.name, self.config.queues, limit)
+        if not messages:
+            self._flush()
+            if self.config.burst:
+                due = self.broker.next_due(self.config.queues)
+                if due is None or due > self.broker.db_now():
+                    self.exit_reason = "burst-done"
+                    return False
+                return True
+            self._wait_idle()
+            return True
+        logger.debug("claim worker=%s count=%d", self.config.name, len(messages))
+        deferred: list[tuple[str, float]] = []
+        for i, message in enumerate(messages):
+            if self.stopping:
+                self._release([m.id for m in messages[i:]])
+                break
+            self._run_one(message, deferred)
+            if self._pending and (time.monotonic() - self._pending_since >= FLUSH_SECONDS):
+                self._flush()
+            if self._over_limits():
+                self._release([m.id for m in messages[i + 1:]])
+                self.stopping = True
+                break
+        self._flush()
+        if deferred:
+            self.broker.release(self.config.name, deferred)
+        return not self.stopping
+
+    def _run_one(self, message: Message, deferred: list[tuple[str, float]]) -> None:
+        task, outcome = lookup(self.ctx, message)
+        if task is not None:
+            wait = self._rate_wait(task)
+            if wait:
+                # A rate-limited task goes back to the queue, due when its token is; the
+                # consumer goes on with the rest of its batch.
+                deferred.append((message.id, wait))
+                return
+            began = time.monotonic()
+            outcome = execute(self.ctx, message, task, self.slot)
+            runtime = time.monotonic() - began
+            self._avg_runtime = runtime if not self.processed else (
+                0.8 * self._avg_runtime + 0.2 * runtime)
+            self.processed += 1
+        if outcome is not None:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append(outcome)
+
+    def _batch_size(self) -> int:
+        most = conf.get("CLAIM_BATCH_SIZE")
+        if self.config.max_tasks:
+            most = min(most, max(1, self.config.max_tasks - self.processed))
+        if not self.processed:
+            return 1
+        if self._avg_runtime <= 0:
+            return most
+        return max(1, min(most, int(BATCH_SECONDS / self._avg_runtime)))
+
+    def _rate_wait(self, task) -> float:
+        rate = task.options.rate_limit
+        if not rate:
+            return 0.0
+        bucket = self._buckets.get(task.name)
+        if bucket is None or bucket.rate != rate:
+            bucket = self._buckets[task.name] = TokenBucket(rate)
+        if bucket.consume():
+            return 0.0
+        # Reserve the next token now, so deferred messages are spaced by the rate.
+        wait = bucket.wait_time()
+        bucket._tokens -= 1.0
+        return wait
+
+    def _over_limits(self) -> bool:
+        if self.config.max_tasks and self.processed >= self.config.max_tasks:
+            self.exit_reason = "max-tasks-per-child"
+            return True
+        if self.config.max_memory_kib:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            if rss > self.config.max_memory_kib:
+                self.exit_reason = f"max-memory-per-child rss={rss}KiB"
+                return True
+        return False
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Record pending outcomes in one transaction; kept in memory until that succeeds."""
+        if self._pending:
+            self.broker.finish(self.config.name, self._pending)
+            self._pending = []
+
+    def _release(self, ids: list[str]) -> None:
+        if ids:
+            self.broker.release(self.config.name, [(i, 0.0) for i in ids])
+
+    def _resync(self) -> None:
+        """After a lost connection: release rows we hold but do not know we hold."""
+        try:
+            keep = {o.id for o in self._pending}
+            self.broker.recover(self.config.name, exclude=keep)
+            self._flush()
+        except Exception as exc:
+            logger.warning("worker name=%s event=resync-failed error=%r", self.config.name,
+                           exc)
+            self._drop_connections()
+
+    # -- waiting -----------------------------------------------------------------------------
+
+    def _wait_idle(self) -> None:
+        due = self.broker.next_due(self.config.queues)
+        poll = conf.get("POLL_INTERVAL")
+        if self.broker.supports_notify:
+            if self._listener is None:
+                self._listener = self.broker.listen()
+                return  # claim once more: rows may have arrived before LISTEN began
+            poll = max(poll, NOTIFY_SAFETY_POLL)
+        timeout = poll
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - self.broker.db_now()).total_seconds()))
+        if timeout <= 0:
+            return
+        if self._listener is not None:
+            self._listener.wait(timeout)
+        else:
+            deadline = time.monotonic() + timeout
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(min(0.1, deadline - time.monotonic()))
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _keep_connection_fresh(self) -> None:
+        """Between batches: roll back what a task left open; renew an old connection."""
+        connection = connections[self.broker.using]
+        if connection.connection is not None and not connection.get_autocommit():
+            logger.warning("worker name=%s event=open-transaction-rolled-back",
+                           self.config.name)
+            connection.rollback()
+            connection.set_autocommit(True)
+        max_age = conf.get("WORKER_CONN_MAX_AGE")
+        if max_age is not None and time.monotonic() - self._opened_at > max_age:
+            connection.close()
+            self._opened_at = time.monotonic()
+
+    def _drop_connections(self) -> None:
+        try:
+            connections[self.broker.using].close()
+        except Exception:  # a broken connection may fail to close; it is gone either way
+            logger.debug("close failed", exc_info=True)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._opened_at = time.monotonic()
+
+    def _shutdown(self) -> None:
+        try:
+            self._flush()
+        except Exception:
+            logger.error("worker name=%s event=final-flush-failed", self.config.name,
+                         exc_info=True)
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def stop(self) -> None:
+        """Warm stop: finish the running task, release the rest of the batch, then return."""
+        self.stopping = True

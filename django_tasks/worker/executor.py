@@ -1,0 +1,114 @@
+"""
+Run one claimed message as a worker does: the checks and limits around ``trace``.
+
+Expiry, unknown names and bad data end the row with a reason (the worker goes on); the
+start marker (``broker.ack``) is written before the body; the soft time limit is armed
+around it; the consumer's slot tells the supervisor what runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from .. import signals, states
+from ..exceptions import NotRegistered, SoftTimeLimitExceeded
+from ..message import Message, Outcome
+from ..trace import request_for, trace
+
+logger = logging.getLogger("django_tasks.worker.executor")
+
+
+@dataclass
+class ExecutorContext:
+    """What an executor needs from its consumer: who it is and where it records."""
+
+    app: object
+    broker: object
+    worker: str
+    hostname: str
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+
+
+def _final(message: Message, state: str, exc_type: str, text: str, worker: str) -> Outcome:
+    now = timezone.now()
+    return Outcome(id=message.id, state=state, exc_type=exc_type, exc_message=text,
+                   result={"exc_type": exc_type, "exc_args": [text]}, retries=message.retries,
+                   started_at=now, finished_at=now, worker=worker)
+
+
+def lookup(ctx: ExecutorContext, message: Message):
+    """The registered task for `message`, or a FAILURE outcome saying why there is none."""
+    try:
+        return ctx.app.tasks[message.name], None
+    except NotRegistered as exc:
+        signals.task_unknown.send(sender=None, name=message.name, id=message.id,
+                                  message=message)
+        logger.error("task id=%s name=%s state=FAILURE reason=not-registered", message.id,
+                     message.name)
+        return None, _final(message, states.FAILURE, "django_tasks.exceptions.NotRegistered",
+                            str(exc), ctx.worker)
+
+
+def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome | None:
+    """
+    Run `message` and return its outcome, or None when it must not run (revoked meanwhile).
+
+    The row is acked (start marker) first; from then on a crash of this process ends it
+    FAILURE (acks early) or redelivers it (acks late), never runs it silently twice.
+    """
+    if message.options.get("expired"):
+        signals.task_revoked.send(sender=task, request=None, terminated=False, expired=True)
+        logger.info("task id=%s name=%s state=REVOKED reason=expired", message.id, message.name)
+        return _final(message, states.REVOKED, "django_tasks.exceptions.TaskRevokedError",
+                      "expired", ctx.worker)
+    if not isinstance(message.args, list | tuple) or not isinstance(message.kwargs, dict):
+        logger.error("task id=%s name=%s state=FAILURE reason=bad-arguments", message.id,
+                     message.name)
+        return _final(
+            message, states.FAILURE, "django_tasks.exceptions.DecodeError",
+            f"Task {message.name!r} message has undecodable arguments: args must be a list "
+            f"and kwargs an object, not {message.args!r} and {message.kwargs!r}.", ctx.worker)
+    opts = task.options
+    track = bool(message.options.get("track_started", opts.track_started))
+    if not ctx.broker.ack(ctx.worker, message, track):
+        logger.info("task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id,
+                    message.name)
+        return None
+    hard = message.options.get("time_limit") or opts.time_limit or ctx.time_limit
+    soft = message.options.get("soft_time_limit") or opts.soft_time_limit or ctx.soft_time_limit
+    request = request_for(message, hostname=ctx.hostname, eager=False, using=ctx.broker.using,
+                          stored=True)
+    if slot is not None:
+        slot.begin(message.id, hard)
+    try:
+        with soft_time_limit(soft):
+            return trace(task, message, request, worker=ctx.worker)
+    finally:
+        if slot is not None:
+            slot.end()
+
+
+def _raise_soft(signum, frame):
+    raise SoftTimeLimitExceeded()
+
+
+@contextmanager
+def soft_time_limit(seconds: float | None):
+    """Raise ``SoftTimeLimitExceeded`` in this thread after `seconds` (main thread only)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _raise_soft)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

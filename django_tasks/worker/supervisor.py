@@ -1,0 +1,393 @@
+"""
+The worker process tree: a supervisor and its consumers (prefork children, threads or solo).
+
+The supervisor never runs tasks. It starts consumers, writes one heartbeat for all of them,
+enforces hard time limits, terminates revoked tasks, replaces consumers that exit or die
+(handling a dead child's task at once), recovers the rows of workers whose heartbeat
+stopped, and turns signals into warm and cold shutdowns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.db import connections
+
+from .. import conf
+from .consumer import Consumer, ConsumerConfig
+from .slots import Slot, make_slots
+from .stdouts import redirect_stdouts
+
+logger = logging.getLogger("django_tasks.worker")
+
+POOLS = ("prefork", "threads", "solo")
+#: How often the supervisor looks at its children, limits and signals.
+TICK = 0.1
+#: How often it asks the database whether a running task was revoked with terminate.
+REVOKE_CHECK = 1.0
+
+
+@dataclass
+class _Child:
+    index: int
+    pid: int
+    name: str
+    started: float
+    reason: str = ""
+
+
+@dataclass
+class Worker:
+    """
+    A ``runtasks`` worker: ``Worker(app, concurrency=2).run()`` serves until stopped.
+
+    Returns the process exit code from ``run()``: 0 after a warm shutdown or a finished
+    burst.
+    """
+
+    app: object
+    concurrency: int | None = None
+    queues: list[str] = field(default_factory=list)
+    pool: str = "prefork"
+    burst: bool = False
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    hostname: str | None = None
+    using: str | None = None
+
+    def __post_init__(self) -> None:
+        from ..broker import get_broker
+
+        conf.check()
+        if self.pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {self.pool!r}.")
+        self.concurrency = self.concurrency or os.cpu_count() or 1
+        if self.pool == "solo":
+            self.concurrency = 1
+        self.queues = self.queues or [conf.get("DEFAULT_QUEUE")]
+        self.max_tasks_per_child = self.max_tasks_per_child or conf.get("MAX_TASKS_PER_CHILD")
+        self.max_memory_per_child = self.max_memory_per_child or conf.get("MAX_MEMORY_PER_CHILD")
+        self.time_limit = self.time_limit or conf.get("TIME_LIMIT")
+        self.soft_time_limit = self.soft_time_limit or conf.get("SOFT_TIME_LIMIT")
+        self.hostname = self.hostname or socket.gethostname()
+        self.broker = get_broker(self.using)
+        self.name = f"{self.hostname}.{os.getpid()}"
+        self._stop = 0  # 0 running, 1 warm, 2 cold
+        self._restart = False
+        self._children: dict[int, _Child] = {}
+        self._done = False
+        self._consumers: list[Consumer] = []
+
+    # -- entry ---------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signals()
+        self._register_supervisor()
+        logger.info("worker name=%s event=start pool=%s concurrency=%d queues=%s", self.name,
+                    self.pool, self.concurrency, ",".join(self.queues))
+        try:
+            if self.pool == "prefork":
+                self._run_prefork()
+            else:
+                self._run_in_process()
+        finally:
+            self._unregister()
+        logger.info("worker name=%s event=stop", self.name)
+        return 0
+
+    def _register_supervisor(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self.broker.register(self.name, hostname=self.hostname, pid=os.getpid(),
+                                     pool=self.pool, concurrency=self.concurrency,
+                                     queues=self.queues)
+                self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"), hostname=self.hostname)
+                return
+            except Exception as exc:
+                if not self.broker.is_connection_error(exc) or self._stop:
+                    raise
+                logger.warning("worker name=%s event=db-unavailable error=%r retry_in=%.1fs",
+                               self.name, exc, backoff)
+                connections[self.broker.using].close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _unregister(self) -> None:
+        try:
+            self.broker.unregister(self.name)
+        except Exception:
+            logger.warning("worker name=%s event=unregister-failed", self.name, exc_info=True)
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum, frame) -> None:
+        self._stop += 1
+        kind = "warm" if self._stop == 1 else "cold"
+        logger.info("worker name=%s event=%s-shutdown signal=%s", self.name, kind,
+                    signal.Signals(signum).name)
+        for consumer in self._consumers:
+            consumer.stop()
+        if self.pool == "prefork":
+            for pid in list(self._children):
+                self._signal_child(pid, signal.SIGTERM if self._stop == 1 else signal.SIGKILL)
+
+    def _on_hup(self, signum, frame) -> None:
+        logger.info("worker name=%s event=restart-children signal=SIGHUP", self.name)
+        self._restart = True
+
+    # -- prefork -------------------------------------------------------------------------------
+
+    def _run_prefork(self) -> None:
+        self.slots = make_slots(self.concurrency)
+        for index in range(self.concurrency):
+            self._spawn(index)
+        last_beat = last_revoke = last_upkeep = time.monotonic()
+        while self._children:
+            self._reap()
+            now = time.monotonic()
+            self._enforce_time_limits()
+            if self._restart:
+                self._restart = False
+                for pid in list(self._children):
+                    self._children[pid].reason = "restart"
+                    self._signal_child(pid, signal.SIGTERM)
+            try:
+                if now - last_revoke >= REVOKE_CHECK:
+                    last_revoke = now
+                    self._terminate_revoked()
+                if now - last_beat >= conf.get("HEARTBEAT_INTERVAL"):
+                    last_beat = now
+                    self.broker.heartbeat(self.name)
+                if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                    last_upkeep = now
+                    self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"),
+                                             hostname=self.hostname)
+            except Exception as exc:
+                self._db_trouble(exc)
+            time.sleep(TICK)
+
+    def _spawn(self, index: int) -> None:
+        slot: Slot = self.slots[index]
+        slot.end()
+        # A socket shared by two processes corrupts both: the child opens its own.
+        connections.close_all()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, seen through its effects
+            code = 1
+            try:
+                code = self._child_main(index, slot)
+            except BaseException:
+                logger.exception("worker child crashed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        name = f"{self.hostname}.{pid}"
+        slot.pid = pid
+        self._children[pid] = _Child(index=index, pid=pid, name=name, started=time.time())
+        logger.info("worker name=%s event=child-start pid=%d index=%d", self.name, pid, index)
+
+    def _child_main(self, index: int, slot: Slot) -> int:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        consumer = self._consumer(f"{self.hostname}.{os.getpid()}", slot)
+
+        def warm(signum, frame):
+            if consumer.stopping:  # a second signal: stop now
+                os._exit(1)
+            consumer.stop()
+
+        signal.signal(signal.SIGTERM, warm)
+        signal.signal(signal.SIGINT, warm)
+        self._register_consumer(consumer)
+        with redirect_stdouts():
+            reason = consumer.run()
+        try:
+            self.broker.unregister(consumer.config.name)
+        except Exception:
+            logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
+                           exc_info=True)
+        logger.info("worker name=%s event=child-exit reason=%s processed=%d",
+                    consumer.config.name, reason, consumer.processed)
+        return 0
+
+    def _consumer(self, name: str, slot) -> Consumer:
+        config = ConsumerConfig(
+            name=name, hostname=self.hostname, queues=self.queues, burst=self.burst,
+            max_tasks=self.max_tasks_per_child, max_memory_kib=self.max_memory_per_child,
+            time_limit=self.time_limit, soft_time_limit=self.soft_time_limit,
+        )
+        return Consumer(self.app, self.broker, config, slot)
+
+    def _register_consumer(self, consumer: Consumer) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self.broker.register(consumer.config.name, hostname=self.hostname,
+                                     pid=os.getpid(), supervisor=self.name, pool=self.pool,
+                                     concurrency=1, queues=self.queues)
+                return
+            except Exception as exc:
+                if not self.broker.is_connection_error(exc):
+                    raise
+                connections[self.broker.using].close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self._children.pop(pid, None)
+            if child is None:
+                continue
+            self._child_exited(child, status)
+
+    def _child_exited(self, child: _Child, status: int) -> None:
+        slot: Slot = self.slots[child.index]
+        running = slot.current
+        if os.WIFSIGNALED(status):
+            how = f"signal={signal.Signals(os.WTERMSIG(status)).name}"
+        else:
+            how = f"exitcode={os.WEXITSTATUS(status)}"
+        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and running is None
+        level = logging.INFO if clean else logging.WARNING
+        logger.log(level, "worker name=%s event=child-exit pid=%d %s reason=%s task=%s",
+                   self.name, child.pid, how, child.reason or ("done" if clean else "died"),
+                   running or "-")
+        slot.end()
+        self._settle_dead_child(child, running)
+        if self._stop or (self.burst and clean and child.reason != "restart"):
+            return
+        self._spawn(child.index)
+
+    def _settle_dead_child(self, child: _Child, running: str | None) -> None:
+        """Handle what a dead child held at once, without waiting for its heartbeat to age."""
+        backoff = 0.5
+        for _attempt in range(20):
+            try:
+                if running and child.reason == "time-limit":
+                    self.broker.fail(
+                        running, "django_tasks.exceptions.TimeLimitExceeded",
+                        f"Task exceeded its hard time limit and its process {child.pid} was "
+                        "killed.", worker=child.name,
+                    )
+                self.broker.unregister(child.name)
+                return
+            except Exception as exc:
+                self._db_trouble(exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _enforce_time_limits(self) -> None:
+        now = time.time()
+        for pid, child in list(self._children.items()):
+            slot: Slot = self.slots[child.index]
+            if slot.over_limit(now) and child.reason != "time-limit":
+                child.reason = "time-limit"
+                logger.warning("task id=%s state=FAILURE reason=time-limit worker=%s limit=%s",
+                               slot.current, child.name, slot.hard_limit)
+                self._signal_child(pid, signal.SIGKILL)
+
+    def _terminate_revoked(self) -> None:
+        busy = {}
+        for pid, child in self._children.items():
+            current = self.slots[child.index].current
+            if current:
+                busy[current] = pid
+        if not busy:
+            return
+        for task_id in self.broker.revoked_among(list(busy)):
+            pid = busy[task_id]
+            child = self._children.get(pid)
+            if child and child.reason != "revoked":
+                child.reason = "revoked"
+                logger.info("task id=%s state=REVOKED reason=terminate worker=%s", task_id,
+                            child.name)
+                self._signal_child(pid, signal.SIGKILL)
+
+    def _signal_child(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _db_trouble(self, exc: Exception) -> None:
+        if self.broker.is_connection_error(exc):
+            logger.warning("worker name=%s event=db-lost error=%r", self.name, exc)
+            connections[self.broker.using].close()
+        else:
+            logger.error("worker name=%s event=supervisor-error", self.name, exc_info=True)
+
+    # -- threads and solo ------------------------------------------------------------------------
+
+    def _run_in_process(self) -> None:
+        """Run consumers in this process: threads, or the main thread for solo."""
+        pid = os.getpid()
+        for i in range(self.concurrency):
+            suffix = "" if self.pool == "solo" else f"-t{i}"
+            consumer = self._consumer(f"{self.hostname}.{pid}{suffix}", None)
+            self._consumers.append(consumer)
+        for consumer in self._consumers:
+            self._register_consumer(consumer)
+        upkeep = threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True)
+        with redirect_stdouts():
+            if self.pool == "solo":
+                upkeep.start()
+                self._run_consumer(self._consumers[0])
+            else:
+                threads = [threading.Thread(target=self._run_consumer, args=(c,),
+                                            name=c.config.name) for c in self._consumers]
+                for t in threads:
+                    t.start()
+                upkeep.start()
+                while any(t.is_alive() for t in threads):
+                    if self._stop >= 2:
+                        break
+                    for t in threads:
+                        t.join(timeout=TICK)
+        self._done = True
+
+    def _run_consumer(self, consumer: Consumer) -> None:
+        try:
+            consumer.run()
+        finally:
+            try:
+                self.broker.unregister(consumer.config.name)
+            except Exception:
+                logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
+                               exc_info=True)
+            connections.close_all()
+
+    def _upkeep_loop(self) -> None:
+        last_upkeep = time.monotonic()
+        while not self._done:
+            time.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            try:
+                self.broker.heartbeat(self.name)
+                if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                    last_upkeep = time.monotonic()
+                    self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"),
+                                             hostname=self.hostname)
+            except Exception as exc:
+                self._db_trouble(exc)
+
+

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class BlogConfig(AppConfig):
+    name = "testproject.blog"
+    label = "blog"
+    verbose_name = "Blog"
+    default_auto_field = "django.db.models.BigAutoField"
