@@ -51,7 +51,9 @@ WSGI_APPLICATION = "testproject.wsgi.application"
 
 # The embedded default is a SQLite file; DATABASE_URL (postgres://...) selects a server.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker children) share the file: WAL lets readers run beside

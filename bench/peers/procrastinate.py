@@ -18,8 +18,9 @@ Concurrency 2 = ``WORKER_PROCS`` (2) worker processes x ``--concurrency``
 ``WORKER_CONCURRENCY // WORKER_PROCS`` (1): on the 2-core machine one
 process per core is faster than one process with ``--concurrency 2``, whose
 single event loop is CPU-bound on procrastinate's own per-job bookkeeping
-(run.py's ``--procs 1`` measures that variant).  Everything else is
-procrastinate's defaults: LISTEN/NOTIFY on, fetch polling interval 5 s, jobs
+(run.py's ``--procs 1`` measures that variant).  Log level WARNING
+(as for every peer; the CLI's default logs two lines per job).  Everything
+else is procrastinate's defaults: LISTEN/NOTIFY on, fetch polling interval 5 s, jobs
 kept (not deleted) after success.  Tasks are ``async def`` no-ops (the
 cheapest path in procrastinate 3, which runs sync tasks in a thread).
 """
@@ -117,6 +118,9 @@ def _worker_commands() -> list[list[str]]:
     return [
         [
             c.py(), "-m", "procrastinate", "--app=bench.peers.procrastinate.app",
+            # The CLI logs two INFO lines per job by default; all peers run at
+            # WARNING so no worker pays for per-task logging.
+            "--log-level", "warning",
             "worker", "--name", f"bench-{i}", "--concurrency", str(per_proc),
         ]
         for i in range(WORKER_PROCS)

@@ -1,0 +1,106 @@
+"""Every task body the tests use, at module level (names are tests.tasks.<function>)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from django.db import connection
+
+from django_tasks import app, get_task_logger
+from django_tasks.exceptions import Ignore, Reject
+
+logger = get_task_logger(__name__)
+
+
+@app.task
+def add(x, y):
+    return x + y
+
+
+@app.task
+def noop():
+    return None
+
+
+@app.task
+def sleep_for(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@app.task
+def fail(message: str = "boom"):
+    raise ValueError(message)
+
+
+@app.task(bind=True, max_retries=3, default_retry_delay=0)
+def flaky(self, failures: int):
+    """Fail `failures` times, then return the number of retries it took."""
+    if self.request.retries < failures:
+        raise self.retry(exc=ConnectionError(f"attempt {self.request.retries}"), countdown=0)
+    return self.request.retries
+
+
+@app.task(bind=True)
+def context(self, *args, **kwargs):
+    r = self.request
+    return {
+        "id": r.id, "task": r.task, "args": list(r.args), "kwargs": r.kwargs,
+        "retries": r.retries, "is_eager": r.is_eager, "hostname": r.hostname,
+        "delivery_info": r.delivery_info, "called_directly": r.called_directly,
+        "eta": r.eta.isoformat() if r.eta else None, "pid": os.getpid(),
+    }
+
+
+@app.task(bind=True)
+def progress(self, steps: int, delay: float = 0.2):
+    for i in range(steps):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": steps})
+        time.sleep(delay)
+    return steps
+
+
+@app.task(bind=True)
+def ignore_me(self):
+    raise Ignore()
+
+
+@app.task(bind=True, acks_late=True)
+def reject_me(self, requeue: bool = False):
+    raise Reject("no thanks", requeue=requeue)
+
+
+@app.task
+def record(key: str) -> str:
+    """Insert `key` into tests_execution: a unique key proves no task runs twice."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    return key
+
+
+@app.task(acks_late=True)
+def record_late(key: str, seconds: float = 0.0) -> str:
+    time.sleep(seconds)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    return key
+
+
+@app.task
+def record_slow(key: str, seconds: float = 0.0) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
+    time.sleep(seconds)
+    return key
+
+
+@app.task
+def crash():
+    os._exit(13)
+
+
+@app.task
+def say(text: str) -> str:
+    print(text)
+    return text
