@@ -81,18 +81,36 @@ def record(key: str) -> str:
 
 @app.task(acks_late=True)
 def record_late(key: str, seconds: float = 0.0) -> str:
+    """An idempotent acks_late body (as acks_late bodies must be): runs are counted apart."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
+    time.sleep(seconds)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s) ON CONFLICT DO NOTHING",
+                       [key])
+    return key
+
+
+@app.task
+def record_slow(key: str, seconds: float = 0.0) -> str:
+    """Record the start, sleep, then record the finish (acks early)."""
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
     time.sleep(seconds)
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
     return key
 
 
-@app.task
-def record_slow(key: str, seconds: float = 0.0) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
-    time.sleep(seconds)
-    return key
+@app.task(soft_time_limit=0.5)
+def soft_limited(seconds: float) -> str:
+    from django_tasks.exceptions import SoftTimeLimitExceeded
+
+    try:
+        time.sleep(seconds)
+    except SoftTimeLimitExceeded:
+        return "cleaned up"
+    return "finished"
 
 
 @app.task

@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import states
@@ -338,7 +339,7 @@ class Broker:
             name=name,
             defaults=dict(hostname=hostname, pid=pid, supervisor=supervisor, pool=pool,
                           concurrency=concurrency, queues=list(queues),
-                          started_at=timezone.now(), heartbeat_at=timezone.now()),
+                          started_at=Now(), heartbeat_at=Now()),
         )
 
     def unregister(self, name: str) -> None:
@@ -354,7 +355,7 @@ class Broker:
 
         Worker.objects.using(self.using).filter(
             Q(name=supervisor) | Q(supervisor=supervisor)
-        ).update(heartbeat_at=timezone.now())
+        ).update(heartbeat_at=Now())
 
     def release(self, worker: str, delays: Sequence[tuple[str, float]]) -> int:
         """
@@ -434,7 +435,8 @@ class Broker:
         """Names of workers whose heartbeat is older than `timeout` seconds (by the DB clock)."""
         from ..models import Worker
 
-        before = self.db_now() - timedelta(seconds=timeout)
+        before = ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
+                                   output_field=DateTimeField())
         return list(Worker.objects.using(self.using).filter(heartbeat_at__lt=before)
                     .values_list("name", flat=True))
 
@@ -480,6 +482,15 @@ class Broker:
     def db_now(self):
         """The database's clock (one clock for every host)."""
         return timezone.now()
+
+    def estimated_count(self) -> int | None:
+        """
+        Roughly how many task rows there are, from the database's statistics.
+
+        None when the database keeps no such estimate: the caller counts exactly. For the
+        admin's list, where COUNT(*) over millions of rows would cost seconds per page.
+        """
+        return None
 
     # -- upkeep --------------------------------------------------------------------------------
 

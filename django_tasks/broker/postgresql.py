@@ -87,6 +87,10 @@ NEXT_DUE = f"""
     SELECT min(run_at) FROM {TABLE}
      WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)"""
 
+# estimated_count: the planner's row estimate, kept by (auto)vacuum and analyze; one catalog
+# row, whatever the size of the table (COUNT(*) reads every row).
+ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
+
 _BATCH_FINAL = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED, states.REJECTED})
 
 
@@ -170,6 +174,13 @@ class PostgreSQLBroker(Broker):
         with self.connection.cursor() as cursor:
             cursor.execute("SELECT now()")
             return cursor.fetchone()[0]
+
+    def estimated_count(self) -> int | None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(ESTIMATED_COUNT, [TABLE])
+            row = cursor.fetchone()
+        # reltuples is -1 until the table was first vacuumed or analyzed: no estimate yet.
+        return int(row[0]) if row and row[0] >= 0 else None
 
     def listen(self) -> Listener:
         return Listener(self.connection.get_connection_params())

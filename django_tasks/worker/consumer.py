@@ -10,6 +10,7 @@ open while a task body runs.
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import time
 from collections.abc import Sequence
@@ -61,6 +62,8 @@ class Consumer:
         self._avg_runtime = 0.0
         self._listener = None
         self._opened_at = time.monotonic()
+        #: The supervisor's pid (prefork): a child whose parent is gone stops.
+        self.parent_pid: int | None = None
         self.ctx = ExecutorContext(app=app, broker=broker, worker=config.name,
                                    hostname=config.hostname, time_limit=config.time_limit,
                                    soft_time_limit=config.soft_time_limit)
@@ -92,6 +95,10 @@ class Consumer:
 
     def _round(self) -> bool:
         """Claim and run one batch; wait when idle. False: the consumer should stop."""
+        if self.parent_pid is not None and os.getppid() != self.parent_pid:
+            logger.warning("worker name=%s event=supervisor-gone", self.config.name)
+            self.exit_reason = "supervisor-gone"
+            return False
         limit = self._batch_size()
         messages = self.broker.claim(self.config.name, self.config.queues, limit)
         if not messages:
@@ -215,12 +222,17 @@ class Consumer:
             timeout = min(timeout, max(0.0, (due - self.broker.db_now()).total_seconds()))
         if timeout <= 0:
             return
-        if self._listener is not None:
-            self._listener.wait(timeout)
-        else:
-            deadline = time.monotonic() + timeout
-            while not self.stopping and time.monotonic() < deadline:
-                time.sleep(min(0.1, deadline - time.monotonic()))
+        # Wait in short steps so a warm shutdown is seen within a second.
+        deadline = time.monotonic() + timeout
+        while not self.stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._listener is not None:
+                if self._listener.wait(min(1.0, left)):
+                    return
+            else:
+                time.sleep(min(0.1, left))
 
     # -- connections -------------------------------------------------------------------------
 

@@ -27,6 +27,10 @@ from .stdouts import redirect_stdouts
 logger = logging.getLogger("django_tasks.worker")
 
 POOLS = ("prefork", "threads", "solo")
+#: A child's exit code when it asks to be replaced (max tasks or memory per child).
+EXIT_REPLACE = 75
+#: PR_SET_PDEATHSIG (linux/prctl.h): a signal delivered to the child when its parent dies.
+_PR_SET_PDEATHSIG = 1
 #: How often the supervisor looks at its children, limits and signals.
 TICK = 0.1
 #: How often it asks the database whether a running task was revoked with terminate.
@@ -89,6 +93,7 @@ class Worker:
     # -- entry ---------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Serve until stopped; return 0 after a warm shutdown or burst, 1 after a cold one."""
         self._install_signals()
         self._register_supervisor()
         logger.info("worker name=%s event=start pool=%s concurrency=%d queues=%s", self.name,
@@ -101,7 +106,7 @@ class Worker:
         finally:
             self._unregister()
         logger.info("worker name=%s event=stop", self.name)
-        return 0
+        return 1 if self._stop >= 2 else 0
 
     def _register_supervisor(self) -> None:
         backoff = 0.5
@@ -203,16 +208,18 @@ class Worker:
         logger.info("worker name=%s event=child-start pid=%d index=%d", self.name, pid, index)
 
     def _child_main(self, index: int, slot: Slot) -> int:
+        # The supervisor relays shutdowns: a terminal's Ctrl-C (sent to the whole process
+        # group) must not count twice in a child.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         consumer = self._consumer(f"{self.hostname}.{os.getpid()}", slot)
+        consumer.parent_pid = os.getppid()
 
         def warm(signum, frame):
-            if consumer.stopping:  # a second signal: stop now
-                os._exit(1)
             consumer.stop()
 
         signal.signal(signal.SIGTERM, warm)
-        signal.signal(signal.SIGINT, warm)
+        _die_with_parent(signal.SIGTERM)
         self._register_consumer(consumer)
         with redirect_stdouts():
             reason = consumer.run()
@@ -223,7 +230,7 @@ class Worker:
                            exc_info=True)
         logger.info("worker name=%s event=child-exit reason=%s processed=%d",
                     consumer.config.name, reason, consumer.processed)
-        return 0
+        return EXIT_REPLACE if reason.startswith("max-") else 0
 
     def _consumer(self, name: str, slot) -> Consumer:
         config = ConsumerConfig(
@@ -268,14 +275,15 @@ class Worker:
             how = f"signal={signal.Signals(os.WTERMSIG(status)).name}"
         else:
             how = f"exitcode={os.WEXITSTATUS(status)}"
-        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and running is None
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        clean = code in (0, EXIT_REPLACE) and running is None
         level = logging.INFO if clean else logging.WARNING
         logger.log(level, "worker name=%s event=child-exit pid=%d %s reason=%s task=%s",
                    self.name, child.pid, how, child.reason or ("done" if clean else "died"),
                    running or "-")
         slot.end()
         self._settle_dead_child(child, running)
-        if self._stop or (self.burst and clean and child.reason != "restart"):
+        if self._stop or (self.burst and code == 0 and child.reason != "restart"):
             return
         self._spawn(child.index)
 
@@ -333,7 +341,10 @@ class Worker:
     def _db_trouble(self, exc: Exception) -> None:
         if self.broker.is_connection_error(exc):
             logger.warning("worker name=%s event=db-lost error=%r", self.name, exc)
-            connections[self.broker.using].close()
+            try:
+                connections[self.broker.using].close()
+            except Exception:  # a broken connection may fail to close; it is gone either way
+                logger.debug("close failed", exc_info=True)
         else:
             logger.error("worker name=%s event=supervisor-error", self.name, exc_info=True)
 
@@ -391,3 +402,14 @@ class Worker:
                 self._db_trouble(exc)
 
 
+
+
+def _die_with_parent(sig: int) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies (no-op elsewhere)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
