@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +150,19 @@ def problems() -> list[Problem]:
             f"DJANGO_TASKS['SOFT_TIME_LIMIT'] ({merged['SOFT_TIME_LIMIT']!r}) must be below "
             f"DJANGO_TASKS['TIME_LIMIT'] ({merged['TIME_LIMIT']!r}).",
         ))
+    if (
+        _positive_seconds(merged["HEARTBEAT_INTERVAL"])
+        and _positive_seconds(merged["HEARTBEAT_TIMEOUT"])
+        and merged["HEARTBEAT_INTERVAL"] * 2 >= merged["HEARTBEAT_TIMEOUT"]
+    ):
+        # Consumers start tasks only while the last heartbeat is younger than half the
+        # timeout (their lease), so beats must come more often than that.
+        found.append(Problem(
+            "django_tasks.E005",
+            f"DJANGO_TASKS['HEARTBEAT_INTERVAL'] ({merged['HEARTBEAT_INTERVAL']!r}) must be "
+            f"less than half of DJANGO_TASKS['HEARTBEAT_TIMEOUT'] "
+            f"({merged['HEARTBEAT_TIMEOUT']!r}).",
+        ))
     return found
 
 
@@ -184,3 +197,59 @@ def _drop_cache(*, setting: str, **kwargs: Any) -> None:
 _on_change: list[Callable[[], None]] = []
 
 setting_changed.connect(_drop_cache)
+
+
+#: Celery setting names whose key here is not the name without its prefix.
+_CELERY_ALIASES = {
+    "EAGER_PROPAGATES_EXCEPTIONS": "EAGER_PROPAGATES",
+    "TASK_EAGER_PROPAGATES": "EAGER_PROPAGATES",
+    "TASK_SERIALIZER": "SERIALIZER",
+    "TASK_RESULT_EXPIRES": "RESULT_EXPIRES",
+}
+
+
+def setting_key(name: str) -> str:
+    """
+    Return the ``DJANGO_TASKS`` key for `name`: ours, or Celery's 3.x or 4.x setting name.
+
+    ``CELERY_ALWAYS_EAGER``, ``task_always_eager`` -> ``ALWAYS_EAGER``;
+    ``CELERYD_TASK_TIME_LIMIT`` -> ``TIME_LIMIT``; ``worker_redirect_stdouts_level`` ->
+    ``REDIRECT_STDOUTS_LEVEL``. Raises ``KeyError`` naming `name` when none matches.
+    """
+    key = str(name).upper()
+    for prefix in ("CELERYD_", "CELERY_", ""):
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix):]
+        for candidate in (rest, _CELERY_ALIASES.get(rest, ""),
+                          rest.removeprefix("TASK_"), rest.removeprefix("WORKER_")):
+            if candidate in DEFAULTS:
+                return candidate
+    raise KeyError(f"{name!r} is not a DJANGO_TASKS setting (nor a Celery name for one).")
+
+
+class SettingsView(Mapping):
+    """``app.conf``: the validated ``DJANGO_TASKS``, read by its keys or Celery's names."""
+
+    def __getitem__(self, name: str) -> Any:
+        return get(setting_key(name))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(exc.args[0]) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(DEFAULTS)
+
+    def __len__(self) -> int:
+        return len(DEFAULTS)
+
+    def __repr__(self) -> str:
+        return f"<DJANGO_TASKS {dict(self)!r}>"
+
+
+settings_view = SettingsView()

@@ -25,6 +25,8 @@ class Message:
     options: dict[str, Any] = field(default_factory=dict)
     #: Was this message delivered before (its worker died while holding it)?
     redelivered: bool = False
+    #: Its position in the claiming worker's sequence (set by ``claim``).
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

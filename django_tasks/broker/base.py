@@ -14,8 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
-from django.db.models.functions import Now
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from .. import states
@@ -78,13 +78,15 @@ class Broker:
 
     # -- claim and ack -------------------------------------------------------------------------
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
+    def claim(self, worker: str, queues: Sequence[str], limit: int,
+              first_seq: int = 0) -> list[Message]:
         """
         Reserve up to `limit` ready messages from `queues` for `worker`.
 
-        Due PENDING or RETRY -> RECEIVED, highest priority first, then longest waiting.
-        Returns [] when nothing is due. Commits before returning; no row is ever returned to
-        two workers.
+        Due PENDING or RETRY -> RECEIVED, highest priority first, then longest waiting; the
+        rows are numbered ``first_seq + 1, + 2, ...`` (``claim_seq``) in that order, which is
+        the order the worker runs them. Returns [] when nothing is due. Commits before
+        returning; no row is ever returned to two workers.
         """
         from ..models import TaskMessage
 
@@ -100,11 +102,11 @@ class Broker:
             if not ids:
                 return []
             TaskMessage.objects.using(self.using).filter(id__in=ids).update(
-                state=states.RECEIVED, worker=worker, reserved_at=timezone.now(), started_at=None
+                state=states.RECEIVED, worker=worker, reserved_at=timezone.now(), started_at=None,
+                claim_seq=Case(*[When(id=i, then=Value(first_seq + n))
+                                 for n, i in enumerate(ids, 1)]),
             )
-            rows = TaskMessage.objects.using(self.using).filter(id__in=ids).order_by(
-                "-priority", "run_at"
-            )
+            rows = TaskMessage.objects.using(self.using).filter(id__in=ids).order_by("claim_seq")
             return [self._message(r) for r in rows]
 
     @staticmethod
@@ -114,26 +116,22 @@ class Broker:
             id=row.id, name=row.name, args=tuple(row.args or ()), kwargs=row.kwargs or {},
             queue=row.queue, priority=row.priority, retries=row.retries, eta=row.eta,
             expires=row.expires, options={**(row.options or {}), "expired": expired},
-            redelivered=row.redelivered,
+            redelivered=row.redelivered, seq=row.claim_seq or 0,
         )
 
-    def ack(self, worker: str, message: Message, track_started: bool) -> bool:
+    def ack(self, worker: str, message: Message) -> bool:
         """
-        Record that `worker` starts running `message` now (the start marker).
+        Record that `worker` starts running `message` now, for ``track_started`` tasks.
 
-        RECEIVED -> RECEIVED with ``started_at`` (or STARTED when `track_started`). Returns
-        False when the row is no longer this worker's to run (revoked meanwhile): the caller
-        must not run it. After this, acks-early recovery fails the task instead of running it
-        again.
+        RECEIVED -> STARTED with ``started_at``. Returns False when the row is no longer
+        this worker's to run (revoked meanwhile): the caller must not run it. Recovery also
+        counts a row with ``started_at`` as started.
         """
         from ..models import TaskMessage
 
-        fields: dict[str, Any] = {"started_at": timezone.now()}
-        if track_started:
-            fields["state"] = states.STARTED
         n = TaskMessage.objects.using(self.using).filter(
             id=message.id, worker=worker, state=states.RECEIVED
-        ).update(**fields)
+        ).update(started_at=timezone.now(), state=states.STARTED)
         return n == 1
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -195,6 +193,8 @@ class Broker:
         fields: dict[str, Any] = {
             "state": o.state, "result": o.result, "exc_type": o.exc_type,
             "exc_message": o.exc_message, "traceback": o.traceback,
+            "started_at": Coalesce(F("started_at"), Value(o.started_at,
+                                                           output_field=DateTimeField())),
         }
         if o.state == states.RETRY:
             fields.update(run_at=o.eta or now, retries=o.retries, worker="", started_at=None,
@@ -342,12 +342,17 @@ class Broker:
                           started_at=Now(), heartbeat_at=Now()),
         )
 
-    def unregister(self, name: str) -> None:
-        """Remove a worker process that stops cleanly, after releasing what it holds."""
+    def unregister(self, name: str, started_through: int | None = None) -> None:
+        """
+        Remove a worker process that stopped (or died), after releasing what it holds.
+
+        `started_through` is its start marker (see ``recover``); a process that stopped
+        cleanly holds nothing.
+        """
         from ..models import Worker
 
-        self.recover(name)
-        Worker.objects.using(self.using).filter(Q(name=name) | Q(supervisor=name)).delete()
+        self.recover(name, started_through)
+        Worker.objects.using(self.using).filter(name=name).delete()
 
     def heartbeat(self, supervisor: str) -> None:
         """Say that `supervisor` and all its children are alive, in one statement."""
@@ -381,48 +386,50 @@ class Broker:
     def _wake(self) -> None:
         """Tell idle workers that rows became claimable (where the database can)."""
 
-    def recover(self, worker: str, exclude: Iterable[str] = ()) -> tuple[int, int]:
+    def recover(self, worker: str, started_through: int | None = None,
+                exclude: Iterable[str] = ()) -> tuple[int, int]:
         """
-        Release the rows a dead `worker` holds.
+        Release the rows a dead (or stopping) `worker` holds.
 
-        Claimed-not-started rows and started ``acks_late`` rows -> PENDING (redelivered);
-        started acks-early rows -> FAILURE with ``WorkerLostError`` (they never run twice).
-        Returns (requeued, failed). Safe to call from several workers at once: each row
-        changes once, under a row lock.
+        A row counts as started when its ``claim_seq`` is at most `started_through` (the
+        worker's start marker, read from its shared memory) or it has ``started_at`` (a
+        ``track_started`` ack). Started acks-early rows -> FAILURE with ``WorkerLostError``
+        (they never run twice); all others, and started ``acks_late`` rows, -> PENDING
+        (redelivered). Rows in `exclude` are left alone. Returns (requeued, failed). Safe
+        to call from several workers at once: each row changes once, under a row lock.
         """
-        from ..models import TaskMessage
+        from ..models import TaskAttempt, TaskMessage
 
         now = timezone.now()
+        message = f"Worker {worker!r} exited while running the task."
         with transaction.atomic(using=self.using):
             held = TaskMessage.objects.using(self.using).filter(HELD, worker=worker)
             exclude = list(exclude)
             if exclude:
                 held = held.exclude(id__in=exclude)
+            started = Q(started_at__isnull=False)
+            if started_through is not None:
+                started |= Q(claim_seq__lte=started_through)
             lost = list(
                 held.select_for_update(skip_locked=self.supports_skip_locked)
-                .filter(started_at__isnull=False, acks_late=False)
+                .filter(started, acks_late=False)
                 .values_list("id", "retries", "started_at")
             )
             failed = 0
             if lost:
                 failed = TaskMessage.objects.using(self.using).filter(
-                    id__in=[i for i, _, _ in lost], worker=worker
-                ).filter(HELD).update(
-                    state=states.FAILURE, exc_type=_LOST, done_at=now, result=None,
-                    exc_message=f"Worker {worker!r} exited while running the task.",
-                    traceback="",
-                )
-                from ..models import TaskAttempt
-
+                    HELD, id__in=[i for i, _, _ in lost], worker=worker
+                ).update(state=states.FAILURE, exc_type=_LOST, done_at=now, result=None,
+                         exc_message=message, traceback="")
                 TaskAttempt.objects.using(self.using).bulk_create([
                     TaskAttempt(task_id=i, number=r + 1, state=states.FAILURE, worker=worker,
                                 started_at=s, finished_at=now, exc_type=_LOST,
-                                exc_message=f"Worker {worker!r} exited while running the task.")
+                                exc_message=message)
                     for i, r, s in lost
                 ])
             requeued = held.update(
                 state=states.PENDING, worker="", started_at=None, reserved_at=None,
-                redelivered=True, run_at=now,
+                redelivered=True, run_at=now, claim_seq=None,
             )
         if requeued:
             self._wake()
@@ -430,15 +437,6 @@ class Broker:
             logger.warning("worker name=%s event=recovered requeued=%d failed=%d",
                            worker, requeued, failed)
         return requeued, failed
-
-    def stale_workers(self, timeout: float) -> list[str]:
-        """Names of workers whose heartbeat is older than `timeout` seconds (by the DB clock)."""
-        from ..models import Worker
-
-        before = ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
-                                   output_field=DateTimeField())
-        return list(Worker.objects.using(self.using).filter(heartbeat_at__lt=before)
-                    .values_list("name", flat=True))
 
     def orphan_holders(self) -> list[str]:
         """Names that hold rows but have no worker row at all (deleted, or never written)."""
@@ -450,34 +448,39 @@ class Broker:
             .values_list("worker", flat=True).distinct()
         )
 
-    def recover_dead(self, timeout: float, hostname: str | None = None) -> int:
+    def dead_workers(self, timeout: float, hostname: str | None = None) -> list[dict]:
         """
-        Recover every worker whose heartbeat stopped `timeout` seconds ago; forget them.
+        Worker rows whose heartbeat stopped `timeout` seconds ago (by the database clock),
+        plus those on `hostname` (this machine) whose process no longer exists.
 
-        Workers on `hostname` (this machine) whose process no longer exists are dead now,
-        whatever their heartbeat says: they are recovered at once.
+        Each is a dict with name, supervisor, hostname and pid. Nothing changes here: the
+        caller recovers each (``recover``) and then ``forget_worker``s it.
         """
         import os
 
         from ..models import Worker
 
-        names = set(self.stale_workers(timeout))
+        rows = Worker.objects.using(self.using)
+        fields = ("name", "supervisor", "hostname", "pid")
+        dead = {w["name"]: w for w in rows.filter(
+            heartbeat_at__lt=ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
+                                               output_field=DateTimeField())
+        ).values(*fields)}
         if hostname:
-            for name, pid in Worker.objects.using(self.using).filter(
-                hostname=hostname
-            ).values_list("name", "pid"):
+            for w in rows.filter(hostname=hostname).values(*fields):
                 try:
-                    os.kill(pid, 0)
+                    os.kill(w["pid"], 0)
                 except ProcessLookupError:
-                    names.add(name)
+                    dead[w["name"]] = w
                 except PermissionError:
                     pass
-        for name in names:
-            self.recover(name)
-            Worker.objects.using(self.using).filter(name=name).delete()
-        for name in self.orphan_holders():
-            self.recover(name)
-        return len(names)
+        return list(dead.values())
+
+    def forget_worker(self, name: str) -> None:
+        """Delete a worker's row (after its rows were recovered)."""
+        from ..models import Worker
+
+        Worker.objects.using(self.using).filter(name=name).delete()
 
     def db_now(self):
         """The database's clock (one clock for every host)."""
@@ -502,9 +505,11 @@ class Broker:
         total = 0
         while True:
             with transaction.atomic(using=self.using):
+                # created_at <= done_at: the dt_created index finds every candidate.
                 ids = list(
                     TaskMessage.objects.using(self.using)
-                    .filter(state__in=states.READY_STATES, done_at__lt=before)
+                    .filter(created_at__lt=before, state__in=states.READY_STATES,
+                            done_at__lt=before)
                     .values_list("id", flat=True)[:batch_size]
                 )
                 if not ids:

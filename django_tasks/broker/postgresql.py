@@ -40,32 +40,36 @@ ENQUEUE = f"""
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
 
-# claim: due PENDING/RETRY -> RECEIVED. Safe with concurrent workers: SKIP LOCKED hands each
-# row to one claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The
-# partial index dt_claimable serves the WHERE and ORDER BY whatever the finished history.
+# claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in the order the
+# worker will run them. Safe with concurrent workers: SKIP LOCKED hands each row to one
+# claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The partial
+# index dt_claimable serves the WHERE and ORDER BY whatever the size of the finished history.
 CLAIM = f"""
     WITH ready AS MATERIALIZED (
-        SELECT id FROM {TABLE}
-         WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s) AND run_at <= now()
-         ORDER BY priority DESC, run_at
-         LIMIT %(limit)s
-           FOR UPDATE SKIP LOCKED)
+        SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
+          FROM (SELECT id, priority, run_at FROM {TABLE}
+                 WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)
+                   AND run_at <= now()
+                 ORDER BY priority DESC, run_at
+                 LIMIT %(limit)s
+                   FOR UPDATE SKIP LOCKED) AS locked)
     UPDATE {TABLE} AS t
-       SET state = 'RECEIVED', worker = %(worker)s, reserved_at = now(), started_at = NULL
+       SET state = 'RECEIVED', worker = %(worker)s, reserved_at = now(), started_at = NULL,
+           claim_seq = %(first_seq)s + ready.rn
       FROM ready
      WHERE t.id = ready.id
     RETURNING t.id, t.name, t.args::text, t.kwargs::text, t.queue, t.priority, t.retries,
-              t.eta, t.expires, t.options::text, t.redelivered, t.run_at,
+              t.eta, t.expires, t.options::text, t.redelivered, t.claim_seq,
               (t.expires IS NOT NULL AND t.expires <= now())"""
 
-# ack: the start marker, RECEIVED -> RECEIVED + started_at (or STARTED). Committed
-# asynchronously (synchronous_commit off for this one transaction): the row survives any
-# crash of the worker's processes and a clean database restart, and is flushed with the next
-# durable commit (the task body's own, or the batch's outcomes). The WHERE makes a row
-# revoked or recovered meanwhile return nothing: the worker then does not run it.
+# ack (track_started only): RECEIVED -> STARTED with started_at, visible to other
+# processes at once. Committed asynchronously (synchronous_commit off for this one
+# transaction): it is a progress report, not the start marker recovery relies on (that one
+# is in shared memory, see django_tasks/worker/slots.py). The WHERE makes a row revoked or
+# recovered meanwhile return nothing: the worker then does not run it.
 ACK = f"""
     UPDATE {TABLE} AS t
-       SET started_at = now(), state = CASE WHEN %(track)s THEN 'STARTED' ELSE t.state END
+       SET started_at = now(), state = 'STARTED'
       FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
      WHERE t.id = %(id)s AND t.worker = %(worker)s AND t.state = 'RECEIVED'
     RETURNING t.id"""
@@ -76,10 +80,11 @@ ACK = f"""
 FINISH = f"""
     UPDATE {TABLE} AS t
        SET state = v.state, result = v.result, exc_type = v.exc_type,
-           exc_message = v.exc_message, traceback = v.traceback, done_at = now()
+           exc_message = v.exc_message, traceback = v.traceback, done_at = now(),
+           started_at = COALESCE(t.started_at, v.started_at)
       FROM jsonb_to_recordset(%(rows)s::jsonb)
            AS v(id text, state text, result jsonb, exc_type text, exc_message text,
-                traceback text)
+                traceback text, started_at timestamptz)
      WHERE t.id = v.id AND t.worker = %(worker)s AND t.state NOT IN ({_NOT_HELD_SQL})
     RETURNING t.id"""
 
@@ -99,6 +104,25 @@ class PostgreSQLBroker(Broker):
     supports_notify = True
     insert_batch_size = 5000
 
+    def _execute(self, sql: str, params: Any):
+        """
+        Run one of this module's statements as a server-side prepared statement.
+
+        Django's psycopg cursors bind parameters client-side, so every call is new SQL text
+        that PostgreSQL plans again (about 0.5 ms beside this table's partial indexes: more
+        than the statement itself). A plain psycopg cursor on the same connection binds
+        server-side and prepares once per connection; it shares Django's transaction, and
+        errors are wrapped into Django's as its own cursors' are.
+        """
+        import psycopg
+
+        connection = self.connection
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            cursor = psycopg.Cursor(connection.connection)
+            cursor.execute(sql, params, prepare=True)
+            return cursor
+
     def enqueue(self, messages: Sequence[Message]) -> None:
         for start in range(0, len(messages), self.insert_batch_size):
             batch = messages[start:start + self.insert_batch_size]
@@ -112,26 +136,28 @@ class PostgreSQLBroker(Broker):
                     o.get("group_id") or "",
                 ), strict=True):
                     col.append(value)
-            with self.connection.cursor() as cursor:
-                cursor.execute(ENQUEUE, columns)
+            self._execute(ENQUEUE, columns).close()
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
-        with self.connection.cursor() as cursor:
-            cursor.execute(CLAIM, {"queues": list(queues), "limit": limit, "worker": worker})
+    def claim(self, worker: str, queues: Sequence[str], limit: int,
+              first_seq: int = 0) -> list[Message]:
+        cursor = self._execute(CLAIM, {"queues": list(queues), "limit": limit, "worker": worker,
+                                       "first_seq": first_seq})
+        with self.connection.wrap_database_errors:
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: (-r[5], r[11]))
+        rows.sort(key=lambda r: r[11])
         return [
             Message(
                 id=r[0], name=r[1], args=tuple(json.loads(r[2])), kwargs=json.loads(r[3]),
                 queue=r[4], priority=r[5], retries=r[6], eta=r[7], expires=r[8],
                 options={**json.loads(r[9]), "expired": r[12]}, redelivered=r[10],
+                seq=r[11],
             )
             for r in rows
         ]
 
-    def ack(self, worker: str, message: Message, track_started: bool) -> bool:
-        with self.connection.cursor() as cursor:
-            cursor.execute(ACK, {"id": message.id, "worker": worker, "track": track_started})
+    def ack(self, worker: str, message: Message) -> bool:
+        cursor = self._execute(ACK, {"id": message.id, "worker": worker})
+        with self.connection.wrap_database_errors:
             return cursor.fetchone() is not None
 
     def finish(self, worker: str, outcomes: Sequence[Outcome]) -> None:
@@ -143,11 +169,12 @@ class PostgreSQLBroker(Broker):
             if final:
                 rows = json.dumps([
                     {"id": o.id, "state": o.state, "result": o.result, "exc_type": o.exc_type,
-                     "exc_message": o.exc_message, "traceback": o.traceback}
+                     "exc_message": o.exc_message, "traceback": o.traceback,
+                     "started_at": o.started_at.isoformat() if o.started_at else None}
                     for o in final
                 ])
-                with self.connection.cursor() as cursor:
-                    cursor.execute(FINISH, {"rows": rows, "worker": worker})
+                cursor = self._execute(FINISH, {"rows": rows, "worker": worker})
+                with self.connection.wrap_database_errors:
                     changed = {r[0] for r in cursor.fetchall()}
                 kept = [o for o in final if o.id in changed]
                 attempts = [self._attempt(o) for o in kept if self._keeps_attempt(o)]
@@ -166,8 +193,8 @@ class PostgreSQLBroker(Broker):
             cursor.execute(f"SELECT pg_notify('{CHANNEL}', '*')")
 
     def next_due(self, queues: Sequence[str]):
-        with self.connection.cursor() as cursor:
-            cursor.execute(NEXT_DUE, {"queues": list(queues)})
+        cursor = self._execute(NEXT_DUE, {"queues": list(queues)})
+        with self.connection.wrap_database_errors:
             return cursor.fetchone()[0]
 
     def db_now(self):
@@ -181,6 +208,12 @@ class PostgreSQLBroker(Broker):
             row = cursor.fetchone()
         # reltuples is -1 until the table was first vacuumed or analyzed: no estimate yet.
         return int(row[0]) if row and row[0] >= 0 else None
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        import psycopg
+
+        return super().is_connection_error(exc) or isinstance(
+            exc, psycopg.OperationalError | psycopg.InterfaceError)
 
     def listen(self) -> Listener:
         return Listener(self.connection.get_connection_params())

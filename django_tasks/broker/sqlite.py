@@ -14,26 +14,30 @@ from .base import Broker
 
 TABLE = "django_tasks_taskmessage"
 
-# claim: due PENDING/RETRY -> RECEIVED. SQLite has no SKIP LOCKED and needs none: an UPDATE
-# takes the database's write lock before its sub-SELECT reads, so two workers never read the
-# same ready rows; the second waits (busy timeout) and then sees them RECEIVED. run_at is
-# compared as ISO text, which is how Django stores datetimes here.
+# claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in run order.
+# SQLite has no SKIP LOCKED and needs none: an UPDATE takes the database's write lock
+# before its sub-SELECT reads, so two workers never read the same ready rows; the second
+# waits (busy timeout) and then sees them RECEIVED. run_at is compared as ISO text, which
+# is how Django stores datetimes here.
 CLAIM = f"""
     UPDATE {TABLE}
-       SET state = 'RECEIVED', worker = %s, reserved_at = %s, started_at = NULL
-     WHERE id IN (
-        SELECT id FROM {TABLE}
-         WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}}) AND run_at <= %s
-         ORDER BY priority DESC, run_at
-         LIMIT %s)
+       SET state = 'RECEIVED', worker = %s, reserved_at = %s, started_at = NULL,
+           claim_seq = %s + ready.rn
+      FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
+              FROM {TABLE}
+             WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}}) AND run_at <= %s
+             ORDER BY priority DESC, run_at
+             LIMIT %s) AS ready
+     WHERE {TABLE}.id = ready.id
     RETURNING id, name, args, kwargs, queue, priority, retries, eta, expires, options,
-              redelivered, run_at"""
+              redelivered, claim_seq"""
 
 
 class SQLiteBroker(Broker):
     insert_batch_size = 200
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int) -> list[Message]:
+    def claim(self, worker: str, queues: Sequence[str], limit: int,
+              first_seq: int = 0) -> list[Message]:
         from ..models import TaskMessage
 
         now = timezone.now()
@@ -41,9 +45,9 @@ class SQLiteBroker(Broker):
         stamp = field.get_db_prep_value(now, self.connection)
         sql = CLAIM.format(queues=", ".join(["%s"] * len(queues)))
         with self.connection.cursor() as cursor:
-            cursor.execute(sql, [worker, stamp, *queues, stamp, limit])
+            cursor.execute(sql, [worker, stamp, first_seq, *queues, stamp, limit])
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: (-r[5], r[11]))
+        rows.sort(key=lambda r: r[11])
         convert = self._datetime
         return [
             Message(
@@ -52,7 +56,7 @@ class SQLiteBroker(Broker):
                 expires=convert(r[8]),
                 options={**json.loads(r[9]),
                          "expired": r[8] is not None and convert(r[8]) <= now},
-                redelivered=bool(r[10]),
+                redelivered=bool(r[10]), seq=r[11],
             )
             for r in rows
         ]

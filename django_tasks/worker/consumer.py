@@ -30,6 +30,8 @@ logger = logging.getLogger("django_tasks.worker.consumer")
 BATCH_SECONDS = 0.05
 #: Flush outcomes at least this often while a batch runs.
 FLUSH_SECONDS = 0.05
+#: Exceptions of a task body that may mean our connection is gone.
+_DB_ERRORS = frozenset({"django.db.utils.OperationalError", "django.db.utils.InterfaceError"})
 #: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
 NOTIFY_SAFETY_POLL = 10.0
 
@@ -46,14 +48,20 @@ class ConsumerConfig:
     soft_time_limit: float | None = None
 
 
+class LeaseExpired(Exception):
+    """The supervisor's heartbeat is too old: others may recover our rows; start nothing."""
+
+
 class Consumer:
     """Claims and runs messages until asked to stop (warm: finish the running task)."""
 
-    def __init__(self, app, broker, config: ConsumerConfig, slot=None) -> None:
+    def __init__(self, app, broker, config: ConsumerConfig, slot, slot_file) -> None:
         self.app = app
         self.broker = broker
         self.config = config
         self.slot = slot
+        self.slot_file = slot_file
+        self._seq = 0
         self.stopping = False
         self.exit_reason = "stopped"
         self.processed = 0
@@ -79,6 +87,12 @@ class Consumer:
                 if not self._round():
                     break
                 backoff = 0.5
+            except LeaseExpired:
+                logger.warning("worker name=%s event=lease-expired: waiting for a heartbeat",
+                               self.config.name)
+                while not self.stopping and not self._lease_ok():
+                    time.sleep(0.2)
+                self._resync()
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
                     logger.error("worker name=%s event=loop-error", self.config.name,
@@ -100,7 +114,12 @@ class Consumer:
             self.exit_reason = "supervisor-gone"
             return False
         limit = self._batch_size()
-        messages = self.broker.claim(self.config.name, self.config.queues, limit)
+        if not self._lease_ok():
+            raise LeaseExpired()
+        messages = self.broker.claim(self.config.name, self.config.queues, limit,
+                                     first_seq=self._seq)
+        if messages:
+            self._seq = max(m.seq for m in messages)
         if not messages:
             self._flush()
             if self.config.burst:
@@ -117,6 +136,8 @@ class Consumer:
             if self.stopping:
                 self._release([m.id for m in messages[i:]])
                 break
+            if not self._lease_ok():
+                raise LeaseExpired()
             self._run_one(message, deferred)
             if self._pending and (time.monotonic() - self._pending_since >= FLUSH_SECONDS):
                 self._flush()
@@ -141,6 +162,8 @@ class Consumer:
             began = time.monotonic()
             outcome = execute(self.ctx, message, task, self.slot)
             runtime = time.monotonic() - began
+            if outcome is not None and outcome.exc_type in _DB_ERRORS:
+                self._renew_if_broken()
             self._avg_runtime = runtime if not self.processed else (
                 0.8 * self._avg_runtime + 0.2 * runtime)
             self.processed += 1
@@ -148,6 +171,9 @@ class Consumer:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(outcome)
+
+    def _lease_ok(self) -> bool:
+        return self.slot_file.lease_valid(conf.get("HEARTBEAT_TIMEOUT"))
 
     def _batch_size(self) -> int:
         most = conf.get("CLAIM_BATCH_SIZE")
@@ -197,10 +223,16 @@ class Consumer:
             self.broker.release(self.config.name, [(i, 0.0) for i in ids])
 
     def _resync(self) -> None:
-        """After a lost connection: release rows we hold but do not know we hold."""
+        """
+        After a lost connection or lease: give back every row we hold but are not recording.
+
+        Rows whose outcome is pending are kept (and then recorded); the others were claimed
+        but never started here (a claim whose reply was lost, the rest of a batch): they go
+        back to the queue. Started rows always have a pending outcome.
+        """
         try:
             keep = {o.id for o in self._pending}
-            self.broker.recover(self.config.name, exclude=keep)
+            self.broker.recover(self.config.name, started_through=None, exclude=keep)
             self._flush()
         except Exception as exc:
             logger.warning("worker name=%s event=resync-failed error=%r", self.config.name,
@@ -248,6 +280,17 @@ class Consumer:
         if max_age is not None and time.monotonic() - self._opened_at > max_age:
             connection.close()
             self._opened_at = time.monotonic()
+
+    def _renew_if_broken(self) -> None:
+        """After a body failed on the database: drop the connection if it is gone, so the
+        next task gets a new one instead of failing the same way."""
+        connection = connections[self.broker.using]
+        if connection.connection is not None and connection.errors_occurred:
+            if not connection.is_usable():
+                logger.warning("worker name=%s event=db-lost: connection renewed",
+                               self.config.name)
+                self._drop_connections()
+            connection.errors_occurred = False
 
     def _drop_connections(self) -> None:
         try:

@@ -14,6 +14,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from .. import signals, states
@@ -46,8 +47,8 @@ def _final(message: Message, state: str, exc_type: str, text: str, worker: str) 
 def lookup(ctx: ExecutorContext, message: Message):
     """The registered task for `message`, or a FAILURE outcome saying why there is none."""
     try:
-        return ctx.app.tasks[message.name], None
-    except NotRegistered as exc:
+        return _task_for(ctx, message), None
+    except (NotRegistered, ImportError, ImproperlyConfigured) as exc:
         signals.task_unknown.send(sender=None, name=message.name, id=message.id,
                                   message=message)
         logger.error("task id=%s name=%s state=FAILURE reason=not-registered", message.id,
@@ -56,12 +57,26 @@ def lookup(ctx: ExecutorContext, message: Message):
                             str(exc), ctx.worker)
 
 
+def _task_for(ctx: ExecutorContext, message: Message):
+    # Hook for django_tasks.backends.DatabaseBackend: a row enqueued through Django's
+    # django.tasks (options["django"]) names a Django Task by module path, not one of ours;
+    # its backend, reached through Django's task_backends (the worker imports no Django
+    # face), adapts it into one of our Tasks, so trace() runs it like any other.
+    django = message.options.get("django")
+    if django is None:
+        return ctx.app.tasks[message.name]
+    from django.tasks import task_backends
+
+    return task_backends[django["backend"]].worker_task(message)
+
+
 def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome | None:
     """
     Run `message` and return its outcome, or None when it must not run (revoked meanwhile).
 
-    The row is acked (start marker) first; from then on a crash of this process ends it
-    FAILURE (acks early) or redelivers it (acks late), never runs it silently twice.
+    The start marker is written into the consumer's slot first; from then on a crash of
+    this process ends the row FAILURE (acks early) or redelivers it (acks late), never runs
+    it silently twice. ``track_started`` tasks are also acked in the database (STARTED).
     """
     if message.options.get("expired"):
         signals.task_revoked.send(sender=task, request=None, terminated=False, expired=True)
@@ -77,7 +92,7 @@ def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome 
             f"and kwargs an object, not {message.args!r} and {message.kwargs!r}.", ctx.worker)
     opts = task.options
     track = bool(message.options.get("track_started", opts.track_started))
-    if not ctx.broker.ack(ctx.worker, message, track):
+    if track and not ctx.broker.ack(ctx.worker, message):
         logger.info("task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id,
                     message.name)
         return None
@@ -85,8 +100,9 @@ def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome 
     soft = message.options.get("soft_time_limit") or opts.soft_time_limit or ctx.soft_time_limit
     request = request_for(message, hostname=ctx.hostname, eager=False, using=ctx.broker.using,
                           stored=True)
+    # The start marker: from here on, recovery counts this row as started.
     if slot is not None:
-        slot.begin(message.id, hard)
+        slot.begin(message.id, message.seq, hard)
     try:
         with soft_time_limit(soft):
             return trace(task, message, request, worker=ctx.worker)

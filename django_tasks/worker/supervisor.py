@@ -21,7 +21,8 @@ from django.db import connections
 
 from .. import conf
 from .consumer import Consumer, ConsumerConfig
-from .slots import Slot, make_slots
+from .maintenance import DeadWorkerRecovery
+from .slots import Slot, SlotFile, database_key, slot_path
 from .stdouts import redirect_stdouts
 
 logger = logging.getLogger("django_tasks.worker")
@@ -88,6 +89,12 @@ class Worker:
         self._restart = False
         self._children: dict[int, _Child] = {}
         self._done = False
+        self.recovery = DeadWorkerRecovery(self.broker, self.hostname,
+                                           conf.get("HEARTBEAT_TIMEOUT"))
+        self.slots = SlotFile(
+            slot_path(database_key(connections[self.broker.using].settings_dict), self.name),
+            self.name, self.concurrency,
+        )
         self._consumers: list[Consumer] = []
 
     # -- entry ---------------------------------------------------------------------------------
@@ -105,6 +112,7 @@ class Worker:
                 self._run_in_process()
         finally:
             self._unregister()
+            self.slots.remove()
         logger.info("worker name=%s event=stop", self.name)
         return 1 if self._stop >= 2 else 0
 
@@ -115,7 +123,8 @@ class Worker:
                 self.broker.register(self.name, hostname=self.hostname, pid=os.getpid(),
                                      pool=self.pool, concurrency=self.concurrency,
                                      queues=self.queues)
-                self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"), hostname=self.hostname)
+                self.slots.renew_lease()
+                self.recovery.run()
                 return
             except Exception as exc:
                 if not self.broker.is_connection_error(exc) or self._stop:
@@ -159,7 +168,6 @@ class Worker:
     # -- prefork -------------------------------------------------------------------------------
 
     def _run_prefork(self) -> None:
-        self.slots = make_slots(self.concurrency)
         for index in range(self.concurrency):
             self._spawn(index)
         last_beat = last_revoke = last_upkeep = time.monotonic()
@@ -178,14 +186,18 @@ class Worker:
                     self._terminate_revoked()
                 if now - last_beat >= conf.get("HEARTBEAT_INTERVAL"):
                     last_beat = now
-                    self.broker.heartbeat(self.name)
+                    self._heartbeat()
                 if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
                     last_upkeep = now
-                    self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"),
-                                             hostname=self.hostname)
+                    self.recovery.run()
             except Exception as exc:
                 self._db_trouble(exc)
             time.sleep(TICK)
+
+    def _heartbeat(self) -> None:
+        """One statement for this process and its consumers; then renew their lease."""
+        self.broker.heartbeat(self.name)
+        self.slots.renew_lease()
 
     def _spawn(self, index: int) -> None:
         slot: Slot = self.slots[index]
@@ -214,6 +226,7 @@ class Worker:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         consumer = self._consumer(f"{self.hostname}.{os.getpid()}", slot)
         consumer.parent_pid = os.getppid()
+        slot.claim_for(consumer.config.name, os.getpid())
 
         def warm(signum, frame):
             consumer.stop()
@@ -224,7 +237,7 @@ class Worker:
         with redirect_stdouts():
             reason = consumer.run()
         try:
-            self.broker.unregister(consumer.config.name)
+            self.broker.unregister(consumer.config.name, started_through=slot.started_seq)
         except Exception:
             logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
                            exc_info=True)
@@ -238,7 +251,7 @@ class Worker:
             max_tasks=self.max_tasks_per_child, max_memory_kib=self.max_memory_per_child,
             time_limit=self.time_limit, soft_time_limit=self.soft_time_limit,
         )
-        return Consumer(self.app, self.broker, config, slot)
+        return Consumer(self.app, self.broker, config, slot, self.slots)
 
     def _register_consumer(self, consumer: Consumer) -> None:
         backoff = 0.5
@@ -289,6 +302,7 @@ class Worker:
 
     def _settle_dead_child(self, child: _Child, running: str | None) -> None:
         """Handle what a dead child held at once, without waiting for its heartbeat to age."""
+        started_through = self.slots[child.index].started_seq
         backoff = 0.5
         for _attempt in range(20):
             try:
@@ -298,7 +312,7 @@ class Worker:
                         f"Task exceeded its hard time limit and its process {child.pid} was "
                         "killed.", worker=child.name,
                     )
-                self.broker.unregister(child.name)
+                self.broker.unregister(child.name, started_through=started_through)
                 return
             except Exception as exc:
                 self._db_trouble(exc)
@@ -355,7 +369,9 @@ class Worker:
         pid = os.getpid()
         for i in range(self.concurrency):
             suffix = "" if self.pool == "solo" else f"-t{i}"
-            consumer = self._consumer(f"{self.hostname}.{pid}{suffix}", None)
+            name = f"{self.hostname}.{pid}{suffix}"
+            self.slots[i].claim_for(name, pid)
+            consumer = self._consumer(name, self.slots[i])
             self._consumers.append(consumer)
         for consumer in self._consumers:
             self._register_consumer(consumer)
@@ -382,7 +398,8 @@ class Worker:
             consumer.run()
         finally:
             try:
-                self.broker.unregister(consumer.config.name)
+                self.broker.unregister(consumer.config.name,
+                                       started_through=consumer.slot.started_seq)
             except Exception:
                 logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
                                exc_info=True)
@@ -391,13 +408,14 @@ class Worker:
     def _upkeep_loop(self) -> None:
         last_upkeep = time.monotonic()
         while not self._done:
-            time.sleep(conf.get("HEARTBEAT_INTERVAL"))
+            deadline = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
+            while not self._done and time.monotonic() < deadline:
+                time.sleep(0.1)
             try:
-                self.broker.heartbeat(self.name)
+                self._heartbeat()
                 if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
                     last_upkeep = time.monotonic()
-                    self.broker.recover_dead(conf.get("HEARTBEAT_TIMEOUT"),
-                                             hostname=self.hostname)
+                    self.recovery.run()
             except Exception as exc:
                 self._db_trouble(exc)
 
