@@ -122,3 +122,23 @@ def crash():
 def say(text: str) -> str:
     print(text)
     return text
+
+
+@app.task
+def needs_row(key: str) -> str:
+    """Fail until a tests_execution row `key` exists (the admin's requeue scenario)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM tests_execution WHERE key = %s", [key])
+        if cursor.fetchone() is None:
+            raise LookupError(f"no tests_execution row {key!r} yet")
+    return key
+
+
+@app.task(rate_limit="5/s")
+def limited() -> float:
+    return time.time()
+
+
+@app.task
+def stamp() -> float:
+    return time.time()

@@ -159,8 +159,10 @@ class Broker:
                 if o.state == states.IGNORED:
                     n = qs.filter(state__in=states.HELD_STATES).update(**fields)
                     if not n:
-                        fields.pop("state")
-                        n = qs.update(**fields)
+                        # A state the task set itself (update_state) stays, with its meta:
+                        # Ignore records nothing further. The row is let go of, so no
+                        # recovery of this worker ever turns it into WorkerLostError.
+                        n = qs.update(worker="", done_at=fields["done_at"])
                 else:
                     n = qs.update(**fields)
                 if n:

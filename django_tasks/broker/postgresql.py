@@ -40,6 +40,18 @@ ENQUEUE = f"""
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
 
+# enqueue one: the same for a single row, as VALUES (cheaper to run than unnest).
+ENQUEUE_ONE = f"""
+    WITH ins AS (
+        INSERT INTO {TABLE} (id, name, queue, priority, args, kwargs, state, run_at, eta,
+                             expires, retries, max_retries, acks_late, redelivered, options,
+                             parent_id, group_id, exc_type, exc_message, traceback, worker,
+                             created_at)
+        VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, 'PENDING', COALESCE(%s, now()), %s, %s,
+                %s, %s, %s, false, %s::jsonb, %s, %s, '', '', '', '', now())
+        RETURNING queue)
+    SELECT pg_notify('{CHANNEL}', queue) FROM ins"""
+
 # claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in the order the
 # worker will run them. Safe with concurrent workers: SKIP LOCKED hands each row to one
 # claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The partial
@@ -124,6 +136,16 @@ class PostgreSQLBroker(Broker):
             return cursor
 
     def enqueue(self, messages: Sequence[Message]) -> None:
+        if len(messages) == 1:
+            m = messages[0]
+            o = m.options
+            self._execute(ENQUEUE_ONE, (
+                m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
+                json.dumps(m.kwargs), m.eta, m.eta, m.expires, m.retries, o.get("max_retries"),
+                bool(o.get("acks_late")), json.dumps(o), o.get("parent_id") or "",
+                o.get("group_id") or "",
+            )).close()
+            return
         for start in range(0, len(messages), self.insert_batch_size):
             batch = messages[start:start + self.insert_batch_size]
             columns: list[list[Any]] = [[] for _ in range(14)]

@@ -30,6 +30,8 @@ logger = logging.getLogger("django_tasks.worker.consumer")
 BATCH_SECONDS = 0.05
 #: Flush outcomes at least this often while a batch runs.
 FLUSH_SECONDS = 0.05
+#: --burst waits for rows due within this many seconds before it exits.
+BURST_HORIZON = 10.0
 #: Exceptions of a task body that may mean our connection is gone.
 _DB_ERRORS = frozenset({"django.db.utils.OperationalError", "django.db.utils.InterfaceError"})
 #: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
@@ -123,22 +125,27 @@ class Consumer:
         if not messages:
             self._flush()
             if self.config.burst:
+                # Rows due within a few seconds (rate-limited ones this consumer deferred,
+                # short countdowns) are still this burst's work; later ones are not.
                 due = self.broker.next_due(self.config.queues)
-                if due is None or due > self.broker.db_now():
+                now = self.broker.db_now()
+                if due is None or (due - now).total_seconds() > BURST_HORIZON:
                     self.exit_reason = "burst-done"
                     return False
+                self._sleep_until(due, now)
                 return True
             self._wait_idle()
             return True
         logger.debug("claim worker=%s count=%d", self.config.name, len(messages))
         deferred: list[tuple[str, float]] = []
+        deferred_names: list[str] = []
         for i, message in enumerate(messages):
             if self.stopping:
                 self._release([m.id for m in messages[i:]])
                 break
             if not self._lease_ok():
                 raise LeaseExpired()
-            self._run_one(message, deferred)
+            self._run_one(message, deferred, deferred_names)
             if self._pending and (time.monotonic() - self._pending_since >= FLUSH_SECONDS):
                 self._flush()
             if self._over_limits():
@@ -150,14 +157,18 @@ class Consumer:
             self.broker.release(self.config.name, deferred)
         return not self.stopping
 
-    def _run_one(self, message: Message, deferred: list[tuple[str, float]]) -> None:
+    def _run_one(self, message: Message, deferred: list[tuple[str, float]],
+                 deferred_names: list[str]) -> None:
         task, outcome = lookup(self.ctx, message)
         if task is not None:
             wait = self._rate_wait(task)
             if wait:
-                # A rate-limited task goes back to the queue, due when its token is; the
-                # consumer goes on with the rest of its batch.
-                deferred.append((message.id, wait))
+                # A rate-limited task goes back to the queue, due when its token is (the
+                # k-th deferred of a task k intervals later); the consumer goes on with the
+                # rest of its batch.
+                later = sum(1 for name in deferred_names if name == task.name)
+                deferred.append((message.id, wait + later / task.options.rate_limit))
+                deferred_names.append(task.name)
                 return
             began = time.monotonic()
             outcome = execute(self.ctx, message, task, self.slot)
@@ -194,10 +205,7 @@ class Consumer:
             bucket = self._buckets[task.name] = TokenBucket(rate)
         if bucket.consume():
             return 0.0
-        # Reserve the next token now, so deferred messages are spaced by the rate.
-        wait = bucket.wait_time()
-        bucket._tokens -= 1.0
-        return wait
+        return bucket.wait_time()
 
     def _over_limits(self) -> bool:
         if self.config.max_tasks and self.processed >= self.config.max_tasks:
@@ -240,6 +248,11 @@ class Consumer:
             self._drop_connections()
 
     # -- waiting -----------------------------------------------------------------------------
+
+    def _sleep_until(self, due, now) -> None:
+        deadline = time.monotonic() + max(0.0, (due - now).total_seconds())
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.05, deadline - time.monotonic()))
 
     def _wait_idle(self) -> None:
         due = self.broker.next_due(self.config.queues)

@@ -67,7 +67,11 @@ def _task_for(ctx: ExecutorContext, message: Message):
         return ctx.app.tasks[message.name]
     from django.tasks import task_backends
 
-    return task_backends[django["backend"]].worker_task(message)
+    backend = task_backends[django["backend"]]
+    if not hasattr(backend, "worker_task"):
+        raise NotRegistered(f"TASKS[{django['backend']!r}] is not a django_tasks "
+                            f"DatabaseBackend in this worker, so it cannot run {message.name!r}.")
+    return backend.worker_task(message)
 
 
 def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome | None:

@@ -102,7 +102,10 @@ class Worker:
     def run(self) -> int:
         """Serve until stopped; return 0 after a warm shutdown or burst, 1 after a cold one."""
         self._install_signals()
-        self._register_supervisor()
+        if not self._register_supervisor():
+            self.slots.remove()
+            logger.info("worker name=%s event=stop before-start", self.name)
+            return 0
         logger.info("worker name=%s event=start pool=%s concurrency=%d queues=%s", self.name,
                     self.pool, self.concurrency, ",".join(self.queues))
         try:
@@ -116,24 +119,28 @@ class Worker:
         logger.info("worker name=%s event=stop", self.name)
         return 1 if self._stop >= 2 else 0
 
-    def _register_supervisor(self) -> None:
+    def _register_supervisor(self) -> bool:
+        """Register, waiting with backoff while the database is down; False if stopped."""
         backoff = 0.5
-        while True:
+        while not self._stop:
             try:
                 self.broker.register(self.name, hostname=self.hostname, pid=os.getpid(),
                                      pool=self.pool, concurrency=self.concurrency,
                                      queues=self.queues)
                 self.slots.renew_lease()
                 self.recovery.run()
-                return
+                return True
             except Exception as exc:
-                if not self.broker.is_connection_error(exc) or self._stop:
+                if not self.broker.is_connection_error(exc):
                     raise
                 logger.warning("worker name=%s event=db-unavailable error=%r retry_in=%.1fs",
                                self.name, exc, backoff)
-                connections[self.broker.using].close()
-                time.sleep(backoff)
+                _close_quietly(self.broker.using)
+                deadline = time.monotonic() + backoff
+                while not self._stop and time.monotonic() < deadline:
+                    time.sleep(0.1)
                 backoff = min(backoff * 2, 10.0)
+        return False
 
     def _unregister(self) -> None:
         try:
@@ -264,7 +271,7 @@ class Worker:
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
                     raise
-                connections[self.broker.using].close()
+                _close_quietly(self.broker.using)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -355,10 +362,7 @@ class Worker:
     def _db_trouble(self, exc: Exception) -> None:
         if self.broker.is_connection_error(exc):
             logger.warning("worker name=%s event=db-lost error=%r", self.name, exc)
-            try:
-                connections[self.broker.using].close()
-            except Exception:  # a broken connection may fail to close; it is gone either way
-                logger.debug("close failed", exc_info=True)
+            _close_quietly(self.broker.using)
         else:
             logger.error("worker name=%s event=supervisor-error", self.name, exc_info=True)
 
@@ -431,3 +435,11 @@ def _die_with_parent(sig: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def _close_quietly(using: str) -> None:
+    """Close a connection that may already be broken (it is gone either way)."""
+    try:
+        connections[using].close()
+    except Exception:
+        logger.debug("close failed", exc_info=True)

@@ -146,9 +146,10 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
                              "django.db.utils.InterfaceError"}
 
 
-@pytest.mark.postgresql
-def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks, wait_for):
-    results = tasks.record.enqueue_many([((f"u{i}",), {}) for i in range(20000)])
+def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks, vendor):
+    # SQLite, the single-writer path, proves the same on a tenth of the load.
+    n = 20000 if vendor == "postgresql" else 2000
+    results = tasks.record.enqueue_many([((f"u{i}",), {}) for i in range(n)])
     began = time.monotonic()
     workers = [runtasks("--burst", "-c", "2"), runtasks("--burst", "-c", "2")]
     for w in workers:
@@ -157,8 +158,8 @@ def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks,
     counts = _states([r.id for r in results])
     print(f"\nstates={dict(counts)} executions={Execution.objects.count()} "
           f"elapsed={elapsed:.1f}s")
-    assert counts == Counter({states.SUCCESS: 20000})
-    assert Execution.objects.count() == 20000
+    assert counts == Counter({states.SUCCESS: n})
+    assert Execution.objects.count() == n
 
 
 def test_hard_time_limit_kills_the_child_and_the_worker_goes_on(runtasks, wait_for):

@@ -1,0 +1,222 @@
+"""The broker contract, written once, run on every vendor (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from django_tasks import states
+from django_tasks.broker import get_broker
+from django_tasks.message import Message, Outcome
+from django_tasks.models import TaskAttempt, TaskMessage, Worker
+from django_tasks.worker.slots import UNKNOWN
+from tests.factories import TaskMessageFactory, WorkerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+LOST = "django_tasks.exceptions.WorkerLostError"
+
+
+@pytest.fixture
+def broker():
+    return get_broker()
+
+
+def _msg(**kw) -> Message:
+    return Message(id=kw.pop("id", str(uuid.uuid4())), name=kw.pop("name", "tests.tasks.add"),
+                   args=kw.pop("args", (1, 2)), **kw)
+
+
+def test_enqueue_writes_pending_rows_due_at_their_eta(broker):
+    later = timezone.now() + timedelta(hours=1)
+    broker.enqueue([_msg(id="a"), _msg(id="b", eta=later, priority=5, queue="mail")])
+    a, b = TaskMessage.objects.get(id="a"), TaskMessage.objects.get(id="b")
+    assert (a.state, a.args, a.queue) == (states.PENDING, [1, 2], "default")
+    assert (b.run_at, b.priority, b.queue) == (later, 5, "mail")
+
+
+def test_claim_takes_due_rows_highest_priority_then_oldest_and_numbers_them(broker):
+    now = timezone.now()
+    TaskMessageFactory(id="old-low", priority=0, run_at=now - timedelta(minutes=2))
+    TaskMessageFactory(id="new-high", priority=9, run_at=now - timedelta(minutes=1))
+    TaskMessageFactory(id="old-high", priority=9, run_at=now - timedelta(minutes=3))
+    TaskMessageFactory(id="future", run_at=now + timedelta(hours=1))
+    TaskMessageFactory(id="other-queue", queue="mail")
+    claimed = broker.claim("w1", ["default"], limit=10, first_seq=40)
+    assert [m.id for m in claimed] == ["old-high", "new-high", "old-low"]
+    assert [m.seq for m in claimed] == [41, 42, 43]
+    rows = TaskMessage.objects.filter(id__in=["old-high", "new-high", "old-low"])
+    assert {(r.state, r.worker) for r in rows} == {(states.RECEIVED, "w1")}
+
+
+def test_claim_respects_its_limit_and_never_returns_a_row_twice(broker):
+    for i in range(5):
+        TaskMessageFactory(id=f"t{i}")
+    first = broker.claim("w1", ["default"], limit=3)
+    second = broker.claim("w2", ["default"], limit=3)
+    assert len(first) == 3 and len(second) == 2
+    assert not {m.id for m in first} & {m.id for m in second}
+    assert broker.claim("w3", ["default"], limit=3) == []
+
+
+@pytest.mark.postgresql
+def test_claim_skips_rows_locked_by_another_connection(broker, second_connection):
+    TaskMessageFactory(id="locked")
+    TaskMessageFactory(id="free")
+    second_connection.set_autocommit(False)
+    with second_connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM django_tasks_taskmessage WHERE id = 'locked' FOR UPDATE")
+    try:
+        claimed = broker.claim("w1", ["default"], limit=10)
+    finally:
+        second_connection.rollback()
+        second_connection.set_autocommit(True)
+    assert [m.id for m in claimed] == ["free"]
+
+
+def test_finish_records_outcomes_of_held_rows_only(broker):
+    TaskMessageFactory(id="mine")
+    TaskMessageFactory(id="revoked")
+    broker.claim("w1", ["default"], limit=10)
+    broker.revoke(["revoked"], terminate=True)
+    broker.finish("w1", [Outcome(id="mine", state=states.SUCCESS, result=3),
+                         Outcome(id="revoked", state=states.SUCCESS, result=3)])
+    mine, revoked = TaskMessage.objects.get(id="mine"), TaskMessage.objects.get(id="revoked")
+    assert (mine.state, mine.result) == (states.SUCCESS, 3)
+    assert mine.done_at is not None
+    assert revoked.state == states.REVOKED
+
+
+def test_finish_enqueues_follow_ups_in_the_same_transaction(broker):
+    TaskMessageFactory(id="parent")
+    broker.claim("w1", ["default"], limit=1)
+    child = _msg(id="child", args=(3, 4))
+    broker.finish("w1", [Outcome(id="parent", state=states.SUCCESS, result=3,
+                                 follow_ups=(child,))])
+    assert TaskMessage.objects.get(id="child").state == states.PENDING
+    # A second finish of the same row changes nothing and enqueues nothing twice.
+    broker.finish("w1", [Outcome(id="parent", state=states.SUCCESS, result=3,
+                                 follow_ups=(_msg(id="child2"),))])
+    assert not TaskMessage.objects.filter(id="child2").exists()
+
+
+def test_retry_outcome_makes_the_same_row_due_again_and_keeps_the_attempt(broker):
+    TaskMessageFactory(id="r")
+    broker.claim("w1", ["default"], limit=1)
+    eta = timezone.now() + timedelta(seconds=60)
+    broker.finish("w1", [Outcome(id="r", state=states.RETRY, eta=eta, retries=1,
+                                 exc_type="ConnectionError", exc_message="down",
+                                 priority=7, queue="slow")])
+    row = TaskMessage.objects.get(id="r")
+    assert (row.state, row.retries, row.run_at, row.worker) == (states.RETRY, 1, eta, "")
+    assert (row.priority, row.queue) == (7, "slow")
+    attempt = TaskAttempt.objects.get(task_id="r")
+    assert (attempt.number, attempt.state, attempt.exc_type) == (1, states.RETRY,
+                                                                 "ConnectionError")
+
+
+def test_recover_fails_started_rows_and_requeues_the_rest(broker):
+    for i in range(4):
+        TaskMessageFactory(id=f"t{i}")
+    TaskMessageFactory(id="late", acks_late=True)
+    claimed = broker.claim("w1", ["default"], limit=10)
+    by_id = {m.id: m.seq for m in claimed}
+    marker = by_id["t1"]  # t0 and t1 had started when the worker died
+    requeued, failed = broker.recover("w1", started_through=marker)
+    rows = {r.id: r for r in TaskMessage.objects.all()}
+    started = {i for i, s in by_id.items() if s <= marker}
+    assert {i for i, r in rows.items() if r.state == states.FAILURE} == started - {"late"}
+    assert all(rows[i].exc_type == LOST for i in started - {"late"})
+    assert rows["late"].state == states.PENDING and rows["late"].redelivered
+    assert all(rows[i].state == states.PENDING for i in by_id if i not in started)
+    assert failed == len(started - {"late"})
+    assert requeued == 5 - failed
+
+
+def test_recover_with_an_unknown_marker_never_runs_a_held_row_again(broker):
+    TaskMessageFactory(id="a")
+    broker.claim("w1", ["default"], limit=1)
+    broker.recover("w1", started_through=UNKNOWN)
+    assert TaskMessage.objects.get(id="a").state == states.FAILURE
+
+
+def test_release_puts_claimed_rows_back_due_after_their_delay(broker):
+    TaskMessageFactory(id="a")
+    broker.claim("w1", ["default"], limit=1)
+    assert broker.release("w1", [("a", 30.0)]) == 1
+    row = TaskMessage.objects.get(id="a")
+    assert (row.state, row.worker, row.redelivered) == (states.PENDING, "", False)
+    assert row.run_at > timezone.now() + timedelta(seconds=25)
+    assert broker.claim("w1", ["default"], limit=1) == []
+
+
+def test_requeue_runs_finished_rows_again_with_the_same_id_and_skips_others(broker):
+    TaskMessageFactory(id="failed", state=states.FAILURE, exc_type="ValueError",
+                       done_at=timezone.now())
+    TaskMessageFactory(id="running", state=states.STARTED, worker="w9")
+    assert broker.requeue(["failed", "running"]) == 1
+    row = TaskMessage.objects.get(id="failed")
+    assert (row.state, row.exc_type, row.done_at) == (states.PENDING, "", None)
+    assert TaskMessage.objects.get(id="running").state == states.STARTED
+
+
+def test_revoked_waiting_rows_are_never_claimed(broker):
+    TaskMessageFactory(id="a")
+    assert broker.revoke(["a"]) == 1
+    assert broker.claim("w1", ["default"], limit=5) == []
+    assert TaskMessage.objects.get(id="a").state == states.REVOKED
+
+
+def test_run_now_makes_a_waiting_row_due(broker):
+    TaskMessageFactory(id="a", run_at=timezone.now() + timedelta(hours=1))
+    assert broker.run_now(["a"]) == 1
+    assert [m.id for m in broker.claim("w1", ["default"], limit=5)] == ["a"]
+
+
+def test_prune_deletes_old_finished_rows_in_batches_and_keeps_the_rest(broker):
+    old = timezone.now() - timedelta(days=2)
+    for i in range(25):
+        TaskMessageFactory(id=f"old{i}", state=states.SUCCESS, created_at=old, done_at=old)
+    TaskMessageFactory(id="recent", state=states.SUCCESS, done_at=timezone.now())
+    TaskMessageFactory(id="waiting", created_at=old)
+    assert broker.prune(older_than=86400, batch_size=10) == 25
+    assert set(TaskMessage.objects.values_list("id", flat=True)) == {"recent", "waiting"}
+
+
+def test_dead_workers_are_the_stale_and_those_whose_process_is_gone(broker):
+    WorkerFactory(name="fresh", hostname="elsewhere")
+    WorkerFactory(name="stale", hostname="elsewhere")
+    Worker.objects.filter(name="stale").update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    WorkerFactory(name="gone", hostname="here", pid=2**22 + 1)  # no such process
+    names = {w["name"] for w in broker.dead_workers(60, hostname="here")}
+    assert names == {"stale", "gone"}
+
+
+def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
+    TaskMessageFactory(id="a")
+    TaskMessageFactory(id="done", state=states.SUCCESS)
+    broker.claim("w1", ["default"], limit=1)
+    assert broker.update_state("a", "PROGRESS", {"current": 1})
+    assert not broker.update_state("done", "PROGRESS", {"current": 1})
+    assert TaskMessage.objects.get(id="a").state == "PROGRESS"
+    # A custom state is still held: recovery finds it.
+    broker.recover("w1", started_through=UNKNOWN)
+    assert TaskMessage.objects.get(id="a").state == states.FAILURE
+
+
+@pytest.mark.postgresql
+def test_the_claim_query_is_served_by_the_partial_claim_index():
+    """The claim never scans finished history: its WHERE matches dt_claimable's predicate."""
+    from django.db import transaction
+
+    from django_tasks.broker.postgresql import CLAIM
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + CLAIM, {"queues": ["default"], "limit": 10,
+                                            "worker": "w", "first_seq": 0})
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+    assert "dt_claimable" in plan
