@@ -7,6 +7,7 @@ DATABASE_URL picks the vendor (a SQLite file when unset). Vendor-only tests are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -123,14 +124,10 @@ class WorkerProcess:
 
     def kill_all(self) -> None:
         """kill -9 the supervisor and all its children at once (the process group)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def output(self) -> str:
         self._log.flush()
@@ -145,10 +142,8 @@ class WorkerProcess:
                 self.kill_all()
         else:
             # The supervisor is gone; make sure no orphaned child lingers.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self._log.close()
 
 

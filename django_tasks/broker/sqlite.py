@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from collections.abc import Sequence
+from datetime import UTC
 
 from django.conf import settings
 from django.utils import timezone

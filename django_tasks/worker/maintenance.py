@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.db import connections
@@ -54,10 +55,8 @@ def _remove_if_supervisor_gone(path, dead) -> None:
     """Delete a dead supervisor's slot file once its supervisor row is gone."""
     supervisors = {w["name"] for w in dead if not w["supervisor"]}
     if any(path.name.endswith(f"-{name}.slots") for name in supervisors):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _database_key(broker) -> str:

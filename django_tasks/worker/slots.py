@@ -18,6 +18,7 @@ recovered.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import mmap
@@ -109,10 +110,8 @@ class SlotFile:
         return time.monotonic() - self.header.lease < timeout / 2
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def read_markers(path: Path) -> dict[str, int] | None:
@@ -140,7 +139,7 @@ def read_markers(path: Path) -> dict[str, int] | None:
 
 def state_dir() -> Path:
     """Where slot files live: /dev/shm (memory, survives processes) or the temp dir."""
-    shm = Path("/dev/shm")
+    shm = Path("/dev/shm")  # noqa: S108 - memory that outlives processes, by design
     base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
     return base / "django_tasks"
 

@@ -9,6 +9,7 @@ stopped, and turns signals into warm and cold shutdowns.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -354,10 +355,8 @@ class Worker:
                 self._signal_child(pid, signal.SIGKILL)
 
     def _signal_child(self, pid: int, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
     def _db_trouble(self, exc: Exception) -> None:
         if self.broker.is_connection_error(exc):

@@ -86,8 +86,9 @@ def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(
 
 
 def test_kill_whole_worker_then_a_new_worker_finishes_everything(runtasks, wait_for):
-    early = [tasks.record_slow.delay(f"e{i}", 0.4) for i in range(6)]
-    late = [tasks.record_late.delay(f"l{i}", 0.4) for i in range(6)]
+    for i in range(6):
+        tasks.record_slow.delay(f"e{i}", 0.4)
+        tasks.record_late.delay(f"l{i}", 0.4)
     first = runtasks("-c", "2")
     wait_for(lambda: Start.objects.count() >= 2, timeout=20)
     time.sleep(0.1)
@@ -121,8 +122,9 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
     results = tasks.record.enqueue_many([((f"k{i}",), {}) for i in range(3000)])
     worker = runtasks("-c", "2")
     terminated = 0
-    for _ in range(3):
-        wait_for(lambda: Execution.objects.count() > 300 + terminated * 400, timeout=30)
+    for round_ in range(3):
+        done = 300 + round_ * 400
+        wait_for(lambda done=done: Execution.objects.count() > done, timeout=30)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
