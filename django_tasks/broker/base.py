@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
+from django.db.models import BooleanField, Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
@@ -456,46 +456,40 @@ class Broker:
         plus those on `hostname` (this machine) whose process no longer exists.
 
         Each is a dict with name, supervisor, hostname and pid. Nothing changes here: the
-        caller recovers each (``recover``) and then ``forget_worker``s it.
+        caller recovers each (``recover``) and then ``forget_worker``s it. One query.
         """
         import os
 
         from ..models import Worker
 
+        stale = ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
+                                  output_field=DateTimeField())
         rows = Worker.objects.using(self.using)
-        fields = ("name", "supervisor", "hostname", "pid")
-        dead = {w["name"]: w for w in rows.filter(
-            heartbeat_at__lt=ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
-                                               output_field=DateTimeField())
-        ).values(*fields)}
         if hostname:
-            for w in rows.filter(hostname=hostname).values(*fields):
+            rows = rows.filter(Q(heartbeat_at__lt=stale) | Q(hostname=hostname))
+        else:
+            rows = rows.filter(heartbeat_at__lt=stale)
+        rows = rows.annotate(stale=ExpressionWrapper(Q(heartbeat_at__lt=stale),
+                                                     output_field=BooleanField()))
+        dead = []
+        for w in rows.values("name", "supervisor", "hostname", "pid", "stale"):
+            gone = False
+            if hostname and w["hostname"] == hostname and not w["stale"]:
                 try:
                     os.kill(w["pid"], 0)
                 except ProcessLookupError:
-                    dead[w["name"]] = w
+                    gone = True
                 except PermissionError:
                     pass
-        return list(dead.values())
+            if w.pop("stale") or gone:
+                dead.append(w)
+        return dead
 
     def forget_worker(self, name: str) -> None:
         """Delete a worker's row (after its rows were recovered)."""
         from ..models import Worker
 
         Worker.objects.using(self.using).filter(name=name).delete()
-
-    def db_now(self):
-        """The database's clock (one clock for every host)."""
-        return timezone.now()
-
-    def estimated_count(self) -> int | None:
-        """
-        Roughly how many task rows there are, from the database's statistics.
-
-        None when the database keeps no such estimate: the caller counts exactly. For the
-        admin's list, where COUNT(*) over millions of rows would cost seconds per page.
-        """
-        return None
 
     # -- upkeep --------------------------------------------------------------------------------
 
@@ -529,15 +523,19 @@ class Broker:
         """Return a ``Listener`` that blocks until work may be ready (None: poll)."""
         return None
 
-    def next_due(self, queues: Sequence[str]):
-        """When the earliest waiting row of `queues` becomes due (None if there is none)."""
+    def seconds_until_due(self, queues: Sequence[str]) -> float | None:
+        """
+        Seconds until the earliest waiting row of `queues` is due (<= 0: due now), by the
+        database's clock; None when no row waits.
+        """
         from django.db.models import Min
 
         from ..models import TaskMessage
 
-        return TaskMessage.objects.using(self.using).filter(
+        first = TaskMessage.objects.using(self.using).filter(
             state__in=states.CLAIMABLE_STATES, queue__in=list(queues)
         ).aggregate(m=Min("run_at"))["m"]
+        return None if first is None else (first - timezone.now()).total_seconds()
 
     def is_connection_error(self, exc: BaseException) -> bool:
         from django.db import InterfaceError, OperationalError

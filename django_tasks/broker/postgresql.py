@@ -100,8 +100,10 @@ FINISH = f"""
      WHERE t.id = v.id AND t.worker = %(worker)s AND t.state NOT IN ({_NOT_HELD_SQL})
     RETURNING t.id"""
 
+# seconds until the earliest waiting row is due, by the database's clock (one clock for
+# every host); served by dt_claimable.
 NEXT_DUE = f"""
-    SELECT min(run_at) FROM {TABLE}
+    SELECT EXTRACT(EPOCH FROM min(run_at) - now())::float8 FROM {TABLE}
      WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)"""
 
 # estimated_count: the planner's row estimate, kept by (auto)vacuum and analyze; one catalog
@@ -214,22 +216,10 @@ class PostgreSQLBroker(Broker):
         with self.connection.cursor() as cursor:
             cursor.execute(f"SELECT pg_notify('{CHANNEL}', '*')")
 
-    def next_due(self, queues: Sequence[str]):
+    def seconds_until_due(self, queues: Sequence[str]) -> float | None:
         cursor = self._execute(NEXT_DUE, {"queues": list(queues)})
         with self.connection.wrap_database_errors:
             return cursor.fetchone()[0]
-
-    def db_now(self):
-        with self.connection.cursor() as cursor:
-            cursor.execute("SELECT now()")
-            return cursor.fetchone()[0]
-
-    def estimated_count(self) -> int | None:
-        with self.connection.cursor() as cursor:
-            cursor.execute(ESTIMATED_COUNT, [TABLE])
-            row = cursor.fetchone()
-        # reltuples is -1 until the table was first vacuumed or analyzed: no estimate yet.
-        return int(row[0]) if row and row[0] >= 0 else None
 
     def is_connection_error(self, exc: BaseException) -> bool:
         import psycopg

@@ -127,12 +127,11 @@ class Consumer:
             if self.config.burst:
                 # Rows due within a few seconds (rate-limited ones this consumer deferred,
                 # short countdowns) are still this burst's work; later ones are not.
-                due = self.broker.next_due(self.config.queues)
-                now = self.broker.db_now()
-                if due is None or (due - now).total_seconds() > BURST_HORIZON:
+                due_in = self.broker.seconds_until_due(self.config.queues)
+                if due_in is None or due_in > BURST_HORIZON:
                     self.exit_reason = "burst-done"
                     return False
-                self._sleep_until(due, now)
+                self._sleep(due_in)
                 return True
             self._wait_idle()
             return True
@@ -249,13 +248,13 @@ class Consumer:
 
     # -- waiting -----------------------------------------------------------------------------
 
-    def _sleep_until(self, due, now) -> None:
-        deadline = time.monotonic() + max(0.0, (due - now).total_seconds())
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + max(0.0, seconds)
         while not self.stopping and time.monotonic() < deadline:
             time.sleep(min(0.05, deadline - time.monotonic()))
 
     def _wait_idle(self) -> None:
-        due = self.broker.next_due(self.config.queues)
+        due_in = self.broker.seconds_until_due(self.config.queues)
         poll = conf.get("POLL_INTERVAL")
         if self.broker.supports_notify:
             if self._listener is None:
@@ -263,8 +262,8 @@ class Consumer:
                 return  # claim once more: rows may have arrived before LISTEN began
             poll = max(poll, NOTIFY_SAFETY_POLL)
         timeout = poll
-        if due is not None:
-            timeout = min(timeout, max(0.0, (due - self.broker.db_now()).total_seconds()))
+        if due_in is not None:
+            timeout = min(timeout, max(0.0, due_in))
         if timeout <= 0:
             return
         # Wait in short steps so a warm shutdown is seen within a second.
