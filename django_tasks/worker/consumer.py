@@ -71,6 +71,7 @@ class Consumer:
         self._buckets: dict[str, TokenBucket] = {}
         self._avg_runtime = 0.0
         self._listener = None
+        self._listen_tried = False
         self._opened_at = time.monotonic()
         #: The supervisor's pid (prefork): a child whose parent is gone stops.
         self.parent_pid: int | None = None
@@ -256,10 +257,12 @@ class Consumer:
     def _wait_idle(self) -> None:
         due_in = self.broker.seconds_until_due(self.config.queues)
         poll = conf.get("POLL_INTERVAL")
-        if self.broker.supports_notify:
-            if self._listener is None:
-                self._listener = self.broker.listen()
-                return  # claim once more: rows may have arrived before LISTEN began
+        if self._listener is None and not self._listen_tried:
+            self._listen_tried = True
+            self._listener = self.broker.listen()
+            if self._listener is not None:
+                return  # claim once more: rows may have arrived before listening began
+        if self.broker.supports_notify and self._listener is not None:
             poll = max(poll, NOTIFY_SAFETY_POLL)
         timeout = poll
         if due_in is not None:
@@ -312,6 +315,7 @@ class Consumer:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
+        self._listen_tried = False
         self._opened_at = time.monotonic()
 
     def _shutdown(self) -> None:
