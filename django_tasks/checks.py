@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.checks import Error, Tags, register
 
-from . import conf
+from . import backends, conf  # noqa: F401  (backends registers the TASKS check for Django < 6)
 
 
 @register(Tags.compatibility)

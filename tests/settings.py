@@ -3,6 +3,8 @@
 import os
 import tempfile
 
+import django
+
 from testproject.settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests"]  # noqa: F405
@@ -29,3 +31,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {"django_tasks": {"handlers": ["console"], "level": "INFO", "propagate": True}},
 }
+
+if django.VERSION >= (6, 0):
+    # Django's django.tasks API on our tables (tests/backends); the runtasks workers need it
+    # too, to import the Django-API task bodies in tests/django_api_tasks.py.
+    TASKS = {
+        "default": {
+            "BACKEND": "django_tasks.backends.DatabaseBackend",
+            "QUEUES": ["default", "other"],
+        }
+    }
