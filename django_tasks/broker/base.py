@@ -542,4 +542,15 @@ class Broker:
 
         return isinstance(exc, OperationalError | InterfaceError)
 
+    # -- the admin -----------------------------------------------------------------------------
+
+    def estimated_count(self) -> int | None:
+        """
+        Roughly how many task rows there are, from the database's statistics.
+
+        None when the database keeps no such estimate: the caller counts exactly. For the
+        admin's list, where COUNT(*) over millions of rows would cost seconds per page.
+        """
+        return None
+
 

@@ -230,6 +230,13 @@ class PostgreSQLBroker(Broker):
     def listen(self) -> Listener:
         return Listener(self.connection.get_connection_params())
 
+    def estimated_count(self) -> int | None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(ESTIMATED_COUNT, [TABLE])
+            row = cursor.fetchone()
+        # reltuples is -1 until the table was first vacuumed or analyzed: no estimate yet.
+        return int(row[0]) if row and row[0] >= 0 else None
+
 
 class Listener:
     """A connection of its own that LISTENs, so an idle worker wakes when rows arrive."""

@@ -1,3 +1,5 @@
+import uuid
+
 from django.shortcuts import get_object_or_404, redirect, render
 
 from .forms import CommentForm
@@ -11,9 +13,15 @@ def index(request):
 
 def entry(request, slug):
     entry = get_object_or_404(Entry, slug=slug)
-    return render(request, "blog/entry.html", {
-        "entry": entry, "form": CommentForm(), "comments": entry.comments.all(),
-    })
+    return render(
+        request,
+        "blog/entry.html",
+        {
+            "entry": entry,
+            "form": CommentForm(),
+            "comments": entry.comments.all(),
+        },
+    )
 
 
 def add_comment(request, slug):
@@ -23,14 +31,24 @@ def add_comment(request, slug):
     if request.method == "POST" and form.is_valid():
         comment = form.save(commit=False)
         comment.entry = entry
+        # The task's id is chosen here, so the comment is saved once, knowing its judge.
+        comment.spam_task_id = str(uuid.uuid4())
         comment.save()
-        remote_addr = request.META.get("REMOTE_ADDR")
-        # ATOMIC_REQUESTS: the row is written when the request's transaction commits, so
-        # the worker never looks for a comment that is not there yet.
-        result = spam_filter.delay(comment_id=comment.id, remote_addr=remote_addr)
-        comment.spam_task_id = result.id
-        comment.save(update_fields=["spam_task_id"])
-        return redirect(entry)
-    return render(request, "blog/entry.html", {
-        "entry": entry, "form": form, "comments": entry.comments.all(),
-    })
+        # ATOMIC_REQUESTS: the task row is written when the request's transaction commits,
+        # so the worker never looks for a comment that is not there yet, and a request that
+        # fails after this line enqueues nothing.
+        spam_filter.apply_async(
+            kwargs={"comment_id": comment.id, "remote_addr": request.META.get("REMOTE_ADDR")},
+            task_id=comment.spam_task_id,
+        )
+        return redirect(f"{entry.get_absolute_url()}#comment-{comment.id}")
+    return render(
+        request,
+        "blog/entry.html",
+        {
+            "entry": entry,
+            "form": form,
+            "comments": entry.comments.all(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )

@@ -1,0 +1,21 @@
+"""
+The task console in the Django admin: the task list and page with their actions (each one
+broker verb), the dashboard, and the live workers.
+"""
+
+from .counts import EstimatedCountPaginator, estimated_count
+from .display import age, badge, pretty_json, progress_of, timestamp
+from .tasks import TaskMessageAdmin
+from .workers import WorkerAdmin
+
+__all__ = [
+    "EstimatedCountPaginator",
+    "TaskMessageAdmin",
+    "WorkerAdmin",
+    "age",
+    "estimated_count",
+    "badge",
+    "pretty_json",
+    "progress_of",
+    "timestamp",
+]
