@@ -21,6 +21,17 @@ shared_task = app.task
 __version__ = "0.1.0"
 
 __all__ = [
-    "App", "AsyncResult", "EagerResult", "GroupResult", "Signature", "Task", "app", "chain",
-    "get_task_logger", "group", "shared_task", "signature", "task",
+    "App",
+    "AsyncResult",
+    "EagerResult",
+    "GroupResult",
+    "Signature",
+    "Task",
+    "app",
+    "chain",
+    "get_task_logger",
+    "group",
+    "shared_task",
+    "signature",
+    "task",
 ]

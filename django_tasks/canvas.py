@@ -17,18 +17,40 @@ class Signature(dict):
     makes a chain; calling ``.delay()``/``.apply_async()`` sends it.
     """
 
-    def __init__(self, task: str, args: tuple = (), kwargs: dict | None = None, *,
-                 options: dict | None = None, immutable: bool = False) -> None:
+    def __init__(
+        self,
+        task: Any,
+        args: tuple | list | None = (),
+        kwargs: dict | None = None,
+        options: dict | None = None,
+        *,
+        immutable: bool = False,
+        **ex: Any,
+    ) -> None:
         name = task if isinstance(task, str) else task.name
-        super().__init__(task=name, args=list(args), kwargs=dict(kwargs or {}),
-                         options=dict(options or {}), immutable=immutable)
+        # Celery's signature() takes call options as keywords too: countdown=10, queue=...
+        ex.pop("type", None)
+        ex.pop("subtask_type", None)
+        ex.pop("app", None)
+        super().__init__(
+            task=name,
+            args=list(args or ()),
+            kwargs=dict(kwargs or {}),
+            options={**(options or {}), **ex},
+            immutable=immutable,
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> Signature:
         if isinstance(data, Signature):
             return data
-        return cls(data["task"], tuple(data.get("args") or ()), data.get("kwargs") or {},
-                   options=data.get("options") or {}, immutable=bool(data.get("immutable")))
+        return cls(
+            data["task"],
+            tuple(data.get("args") or ()),
+            data.get("kwargs") or {},
+            options=data.get("options") or {},
+            immutable=bool(data.get("immutable")),
+        )
 
     @property
     def task(self) -> str:
@@ -64,8 +86,13 @@ class Signature(dict):
     def clone(self, args: tuple = (), kwargs: dict | None = None, **options: Any) -> Signature:
         """A copy with `args` prepended (unless immutable) and kwargs/options merged."""
         new_args = self.args if self.immutable else (*args, *self.args)
-        return Signature(self.task, new_args, {**self.kwargs, **(kwargs or {})},
-                         options={**self.options, **options}, immutable=self.immutable)
+        return Signature(
+            self.task,
+            new_args,
+            {**self.kwargs, **(kwargs or {})},
+            options={**self.options, **options},
+            immutable=self.immutable,
+        )
 
     def link(self, callback: Signature) -> Signature:
         self["options"].setdefault("link", []).append(dict(callback))
@@ -76,9 +103,20 @@ class Signature(dict):
         return errback
 
     def apply_async(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
-        """Send the call (with `args` prepended unless immutable)."""
+        """
+        Send the call (with `args` prepended unless immutable).
+
+        A task not registered in this process is sent by name (``app.send_task``).
+        """
+        from .app import app
+        from .exceptions import NotRegistered
+
         sig = self.clone(args, kwargs, **options)
-        return sig.type.apply_async(sig.args, sig.kwargs, **sig.options)
+        try:
+            task = sig.type
+        except NotRegistered:
+            return app.send_task(sig.task, sig.args, sig.kwargs, **sig.options)
+        return task.apply_async(sig.args, sig.kwargs, **sig.options)
 
     def delay(self, *args: Any, **kwargs: Any):
         return self.apply_async(args, kwargs)
@@ -114,14 +152,7 @@ class Signature(dict):
         try:
             task = app.tasks[sig.task]
         except KeyError:
-            from .serialization import encode_call
-
-            args, kwargs = encode_call(sig.task, sig.args, sig.kwargs)
-            return Message(id=task_id, name=sig.task, args=tuple(args), kwargs=kwargs,
-                           queue=opts.get("queue") or "default",
-                           priority=opts.get("priority") or 0,
-                           options={k: v for k, v in opts.items()
-                                    if k not in ("queue", "priority")})
+            return _message_by_name(sig.task, sig.args, sig.kwargs, task_id, opts)
         opts.pop("on_commit", None)
         return task._message(sig.args, sig.kwargs, task_id=task_id, **opts)
 
@@ -131,6 +162,46 @@ class Signature(dict):
 
 
 signature = Signature
+
+
+def _message_by_name(
+    name: str, args: tuple, kwargs: dict, task_id: str, opts: dict[str, Any]
+) -> Message:
+    """The message for a task not registered here: checked as far as a name allows."""
+    from . import conf
+    from .serialization import encode_call
+    from .task import (
+        CALL_OPTIONS,
+        _check_call_options,
+        _check_priority,
+        _eta,
+        _expires,
+    )
+
+    opts = {k: v for k, v in opts.items() if k not in ("on_commit", "using")}
+    _check_call_options(name, "send_task()", opts, CALL_OPTIONS)
+    wire_args, wire_kwargs = encode_call(name, tuple(args), dict(kwargs))
+    queue = opts.pop("queue", None) or conf.get("DEFAULT_QUEUE")
+    priority = opts.pop("priority", None)
+    priority = conf.get("DEFAULT_PRIORITY") if priority is None else priority
+    _check_priority(name, priority)
+    eta = _eta(name, opts.pop("countdown", None), opts.pop("eta", None))
+    expires = _expires(name, opts.pop("expires", None))
+    retries = opts.pop("retries", 0) or 0
+    for key in ("args", "kwargs", "shadow", "serializer", "routing_key", "exchange"):
+        opts.pop(key, None)
+    return Message(
+        id=task_id,
+        name=name,
+        args=tuple(wire_args),
+        kwargs=wire_kwargs,
+        queue=queue,
+        priority=priority,
+        retries=retries,
+        eta=eta,
+        expires=expires,
+        options=opts,
+    )
 
 
 def signature_list(value: Any) -> list[dict]:
@@ -156,12 +227,9 @@ class chain:  # noqa: N801 - Celery's name
     """
 
     def __init__(self, *tasks: Any) -> None:
-        if len(tasks) == 1 and not isinstance(tasks[0], dict) and isinstance(
-            tasks[0], Iterable
-        ):
+        if len(tasks) == 1 and not isinstance(tasks[0], dict) and isinstance(tasks[0], Iterable):
             tasks = tuple(tasks[0])
-        self.tasks = tuple(Signature.from_dict(t) if isinstance(t, dict) else t.s()
-                           for t in tasks)
+        self.tasks = tuple(Signature.from_dict(t) if isinstance(t, dict) else t.s() for t in tasks)
         if not self.tasks:
             raise ValueError("chain() needs at least one signature.")
 
@@ -222,9 +290,7 @@ class group:  # noqa: N801 - Celery's name
     """Run signatures in parallel; the ``GroupResult`` collects all their results."""
 
     def __init__(self, *tasks: Any) -> None:
-        if len(tasks) == 1 and not isinstance(tasks[0], dict) and isinstance(
-            tasks[0], Iterable
-        ):
+        if len(tasks) == 1 and not isinstance(tasks[0], dict) and isinstance(tasks[0], Iterable):
             tasks = tuple(tasks[0])
         self.tasks = tuple(Signature.from_dict(t) if isinstance(t, dict) else t for t in tasks)
 
@@ -273,4 +339,4 @@ def chunks(task: Any, it: Iterable, n: int) -> group:
 
     items = list(it)
     starmap = app.tasks.get("django_tasks.starmap")
-    return group(starmap.s(task.name, items[i:i + n]) for i in range(0, len(items), n))
+    return group(starmap.s(task.name, items[i : i + n]) for i in range(0, len(items), n))

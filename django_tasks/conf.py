@@ -69,6 +69,10 @@ def _positive_seconds(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v > 0
 
 
+def _int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _positive_int_or_none(v: Any) -> bool:
     return v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0)
 
@@ -87,20 +91,28 @@ def _rate(v: Any) -> bool:
 _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "ALWAYS_EAGER": (_bool, "True or False"),
     "EAGER_PROPAGATES": (_bool, "True or False"),
-    "DATABASE": (lambda v: isinstance(v, str) and v in django_settings.DATABASES,
-                 "the alias of a database in DATABASES"),
+    "DATABASE": (
+        lambda v: isinstance(v, str) and v in django_settings.DATABASES,
+        "the alias of a database in DATABASES",
+    ),
     "ACKS_LATE": (_bool, "True or False"),
     "TRACK_STARTED": (_bool, "True or False"),
     "IGNORE_RESULT": (_bool, "True or False"),
     "STORE_ERRORS_EVEN_IF_IGNORED": (_bool, "True or False"),
-    "DEFAULT_QUEUE": (lambda v: isinstance(v, str) and 0 < len(v) <= 100,
-                      "a queue name (1 to 100 characters)"),
-    "DEFAULT_PRIORITY": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9,
-                         "an integer from 0 to 9"),
+    "DEFAULT_QUEUE": (
+        lambda v: isinstance(v, str) and 0 < len(v) <= 100,
+        "a queue name (1 to 100 characters)",
+    ),
+    "DEFAULT_PRIORITY": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9,
+        "an integer from 0 to 9",
+    ),
     "DEFAULT_RATE_LIMIT": (_rate, "None or a rate such as '10/s', '100/m', '1000/h' or an int"),
     "DISABLE_RATE_LIMITS": (_bool, "True or False"),
-    "DEFAULT_MAX_RETRIES": (lambda v: v is None or (isinstance(v, int) and v >= 0),
-                            "a non-negative integer or None"),
+    "DEFAULT_MAX_RETRIES": (
+        lambda v: v is None or (isinstance(v, int) and v >= 0),
+        "a non-negative integer or None",
+    ),
     "DEFAULT_RETRY_DELAY": (lambda v: isinstance(v, int | float) and v >= 0, "seconds (>= 0)"),
     "TIME_LIMIT": (_seconds_or_none, "seconds or None"),
     "SOFT_TIME_LIMIT": (_seconds_or_none, "seconds or None"),
@@ -108,15 +120,16 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "SEND_TASK_ERROR_EMAILS": (_bool, "True or False"),
     "REDIRECT_STDOUTS": (_bool, "True or False"),
     "REDIRECT_STDOUTS_LEVEL": (lambda v: v in _LEVELS, "one of " + ", ".join(_LEVELS)),
-    "IMPORTS": (lambda v: isinstance(v, list | tuple) and all(isinstance(m, str) for m in v),
-                "a list of module paths"),
+    "IMPORTS": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(m, str) for m in v),
+        "a list of module paths",
+    ),
     "TYPING": (_bool, "True or False"),
     "SERIALIZER": (lambda v: v == "json", "'json' (the only serializer)"),
     "POLL_INTERVAL": (_positive_seconds, "seconds (> 0)"),
     "HEARTBEAT_INTERVAL": (_positive_seconds, "seconds (> 0)"),
     "HEARTBEAT_TIMEOUT": (_positive_seconds, "seconds (> 0)"),
-    "CLAIM_BATCH_SIZE": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1000,
-                         "an integer from 1 to 1000"),
+    "CLAIM_BATCH_SIZE": (lambda v: _int(v) and 1 <= v <= 1000, "an integer from 1 to 1000"),
     "WORKER_CONN_MAX_AGE": (_seconds_or_none, "seconds or None"),
     "MAX_TASKS_PER_CHILD": (_positive_int_or_none, "a positive integer or None"),
     "MAX_MEMORY_PER_CHILD": (_positive_int_or_none, "KiB (a positive integer) or None"),
@@ -133,23 +146,31 @@ def problems() -> list[Problem]:
         if key not in DEFAULTS:
             close = [k for k in DEFAULTS if k.startswith(str(key)[:4])]
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            found.append(Problem("django_tasks.E002", f"DJANGO_TASKS[{key!r}] is not a setting.{hint}"))
+            found.append(
+                Problem("django_tasks.E002", f"DJANGO_TASKS[{key!r}] is not a setting.{hint}")
+            )
     for key, (valid, what) in _RULES.items():
         if key in raw and not valid(raw[key]):
             found.append(
-                Problem("django_tasks.E003", f"DJANGO_TASKS[{key!r}] must be {what}, not {raw[key]!r}.")
+                Problem(
+                    "django_tasks.E003", f"DJANGO_TASKS[{key!r}] must be {what}, not {raw[key]!r}."
+                )
             )
     merged = {**DEFAULTS, **raw}
     if (
-        _seconds_or_none(merged["TIME_LIMIT"]) and _seconds_or_none(merged["SOFT_TIME_LIMIT"])
-        and merged["TIME_LIMIT"] and merged["SOFT_TIME_LIMIT"]
+        _seconds_or_none(merged["TIME_LIMIT"])
+        and _seconds_or_none(merged["SOFT_TIME_LIMIT"])
+        and merged["TIME_LIMIT"]
+        and merged["SOFT_TIME_LIMIT"]
         and merged["SOFT_TIME_LIMIT"] >= merged["TIME_LIMIT"]
     ):
-        found.append(Problem(
-            "django_tasks.E004",
-            f"DJANGO_TASKS['SOFT_TIME_LIMIT'] ({merged['SOFT_TIME_LIMIT']!r}) must be below "
-            f"DJANGO_TASKS['TIME_LIMIT'] ({merged['TIME_LIMIT']!r}).",
-        ))
+        found.append(
+            Problem(
+                "django_tasks.E004",
+                f"DJANGO_TASKS['SOFT_TIME_LIMIT'] ({merged['SOFT_TIME_LIMIT']!r}) must be below "
+                f"DJANGO_TASKS['TIME_LIMIT'] ({merged['TIME_LIMIT']!r}).",
+            )
+        )
     if (
         _positive_seconds(merged["HEARTBEAT_INTERVAL"])
         and _positive_seconds(merged["HEARTBEAT_TIMEOUT"])
@@ -157,12 +178,14 @@ def problems() -> list[Problem]:
     ):
         # Consumers start tasks only while the last heartbeat is younger than half the
         # timeout (their lease), so beats must come more often than that.
-        found.append(Problem(
-            "django_tasks.E005",
-            f"DJANGO_TASKS['HEARTBEAT_INTERVAL'] ({merged['HEARTBEAT_INTERVAL']!r}) must be "
-            f"less than half of DJANGO_TASKS['HEARTBEAT_TIMEOUT'] "
-            f"({merged['HEARTBEAT_TIMEOUT']!r}).",
-        ))
+        found.append(
+            Problem(
+                "django_tasks.E005",
+                f"DJANGO_TASKS['HEARTBEAT_INTERVAL'] ({merged['HEARTBEAT_INTERVAL']!r}) must be "
+                f"less than half of DJANGO_TASKS['HEARTBEAT_TIMEOUT'] "
+                f"({merged['HEARTBEAT_TIMEOUT']!r}).",
+            )
+        )
     return found
 
 
@@ -220,9 +243,13 @@ def setting_key(name: str) -> str:
     for prefix in ("CELERYD_", "CELERY_", ""):
         if not key.startswith(prefix):
             continue
-        rest = key[len(prefix):]
-        for candidate in (rest, _CELERY_ALIASES.get(rest, ""),
-                          rest.removeprefix("TASK_"), rest.removeprefix("WORKER_")):
+        rest = key[len(prefix) :]
+        for candidate in (
+            rest,
+            _CELERY_ALIASES.get(rest, ""),
+            rest.removeprefix("TASK_"),
+            rest.removeprefix("WORKER_"),
+        ):
             if candidate in DEFAULTS:
                 return candidate
     raise KeyError(f"{name!r} is not a DJANGO_TASKS setting (nor a Celery name for one).")

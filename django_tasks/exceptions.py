@@ -59,6 +59,10 @@ class Retry(DjangoTasksError):
         return self.__class__, (self.message, self.exc, self.when)
 
 
+#: Celery 3.0's name for ``Retry``, still importable in Celery 3.1.
+RetryTaskError = Retry
+
+
 class Ignore(DjangoTasksError):
     """The worker records nothing further for this task."""
 

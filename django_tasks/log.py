@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
+from typing import Any
 
 from .request import current_request
+
+#: The parent of every task logger (Celery's ``celery.task``).
+TASK_LOGGER = "django_tasks.task"
 
 
 class TaskContextFilter(logging.Filter):
@@ -35,7 +41,75 @@ def get_task_logger(name: str) -> TaskLoggerAdapter:
     have ``task_name`` and ``task_id`` attributes for formatters, and their message starts
     with ``name[id]:`` when emitted inside a task.
     """
-    logger = logging.getLogger(f"django_tasks.task.{name}")
+    logger = logging.getLogger(f"{TASK_LOGGER}.{name}")
     if not any(isinstance(f, TaskContextFilter) for f in logger.filters):
         logger.addFilter(TaskContextFilter())
     return TaskLoggerAdapter(logger, {})
+
+
+def get_default_logger(name: str = "django_tasks") -> logging.Logger:
+    """The library's logger (Celery's ``app.log.get_default_logger``)."""
+    return logging.getLogger(name)
+
+
+class LoggingProxy(io.TextIOBase):
+    """A file-like object that logs each line written to it at `level`."""
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, level: int) -> None:
+        self.logger = logger
+        self.level = level
+        self._buffer = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: str) -> int:
+        self._buffer += data
+        while "\n" in self._buffer:
+            line, self._buffer = self._buffer.split("\n", 1)
+            if line.strip():
+                self.logger.log(self.level, line)
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buffer.strip():
+            self.logger.log(self.level, self._buffer)
+        self._buffer = ""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _level(loglevel: Any) -> int:
+    if loglevel is None:
+        from . import conf
+
+        loglevel = conf.get("REDIRECT_STDOUTS_LEVEL")
+    if isinstance(loglevel, str):
+        value = logging.getLevelName(loglevel.upper())
+        if not isinstance(value, int):
+            raise ValueError(
+                f"Unknown log level {loglevel!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL."
+            )
+        return value
+    return int(loglevel)
+
+
+def redirect_stdouts_to_logger(
+    logger: logging.Logger | logging.LoggerAdapter,
+    loglevel: Any = None,
+    stdout: bool = True,
+    stderr: bool = True,
+) -> LoggingProxy:
+    """
+    Send ``sys.stdout`` (and ``sys.stderr``) writes to `logger` at `loglevel`.
+
+    Celery's ``app.log.redirect_stdouts_to_logger``; the level defaults to
+    ``REDIRECT_STDOUTS_LEVEL``. The caller restores the streams (save them first).
+    """
+    proxy = LoggingProxy(logger, _level(loglevel))
+    if stdout:
+        sys.stdout = proxy
+    if stderr:
+        sys.stderr = proxy
+    return proxy

@@ -9,7 +9,8 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 def parse_rate(rate: str | int | float | None) -> float | None:
     """
-    Return ``rate`` in tasks per second: ``"10/s"``, ``"100/m"``, ``"1000/h"`` or a number
+    Return ``rate`` in tasks per second: ``"10/s"``, ``"100/m"``, ``"1000/h"`` (as in
+    Celery, only the unit's first letter counts: ``"10/sec"``, ``"100/minute"``) or a number
     (per second). ``None`` and 0 mean no limit.
     """
     if rate is None:
@@ -27,8 +28,8 @@ def parse_rate(rate: str | int | float | None) -> float | None:
         value = float(count)
     except ValueError:
         raise ValueError(f"rate limit {rate!r} is not like '10/s', '100/m' or '1000/h'") from None
-    unit = unit or "s"
-    if unit not in _UNITS or value < 0:
+    unit = (unit.strip() or "s")[0].lower()
+    if unit not in _UNITS or value < 0 or value != value or value == float("inf"):
         raise ValueError(f"rate limit {rate!r} is not like '10/s', '100/m' or '1000/h'")
     return (value / _UNITS[unit]) or None
 

@@ -12,31 +12,75 @@ from typing import Any
 class Request:
     """What a running task knows about its own invocation (Celery's ``Task.request``)."""
 
+    #: The task id (the same across retries).
     id: str | None = None
+    #: The task name.
     task: str | None = None
+    #: Positional and keyword arguments, as decoded from JSON.
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: How many times this task was retried: 0 on the first attempt.
     retries: int = 0
+    #: Run locally by ``apply()`` or ``ALWAYS_EAGER``, not by a worker.
     is_eager: bool = False
+    #: When this attempt was due (an aware datetime), if it had an eta or countdown.
     eta: datetime | None = None
+    #: When the task expires, if it does.
     expires: datetime | None = None
+    #: The host name of the worker running the task (``runtasks -n``).
     hostname: str | None = None
+    #: ``{"queue": ..., "priority": ..., "redelivered": bool}``.
     delivery_info: dict[str, Any] = field(default_factory=dict)
+    #: Called as a function (``add(2, 2)``), not by a worker or ``apply()``.
     called_directly: bool = True
+    #: The ``link`` and ``link_error`` signatures (dicts), or None.
     callbacks: list[dict[str, Any]] | None = None
     errback: list[dict[str, Any]] | None = None
+    #: Headers given to ``apply_async(headers=...)``.
     headers: dict[str, Any] | None = None
+    #: The id of the group this task belongs to, if any.
     group: str | None = None
+    #: The signatures of the chain still to run after this task, next first.
     chain: list[dict[str, Any]] | None = None
+    #: The task whose success or failure sent this one, and the first task of the workflow.
     parent_id: str | None = None
     root_id: str | None = None
+    #: (hard, soft) time limits the sender set for this call (None: the task's or worker's).
     timelimit: tuple[float | None, float | None] = (None, None)
     #: Does this invocation have a row the broker can update (a worker, not eager/direct)?
     stored: bool = False
     #: The database alias holding the row.
     using: str | None = None
 
+    @property
+    def errbacks(self) -> list[dict[str, Any]] | None:
+        """Celery 4's name for ``errback``."""
+        return self.errback
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The task id (Celery uses it to match replies; here it is always the id)."""
+        return self.id
+
+    @property
+    def reply_to(self) -> None:
+        """Always None: results are rows, not reply queues."""
+        return None
+
+    @property
+    def chord(self) -> None:
+        """Always None: chords are not supported."""
+        return None
+
+    @property
+    def utc(self) -> bool:
+        """Are ``eta`` and ``expires`` aware UTC datetimes (``USE_TZ``)?"""
+        from django.conf import settings
+
+        return bool(settings.USE_TZ)
+
     def get(self, key: str, default: Any = None) -> Any:
+        """The field `key`, or `default` when there is no such field (Celery's Context.get)."""
         return getattr(self, key, default)
 
 

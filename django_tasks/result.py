@@ -6,12 +6,21 @@ import time
 from typing import Any
 
 from . import conf, states
-from .exceptions import ImproperlyUsed, TaskRevokedError, TimeoutError
+from .exceptions import ImproperlyUsed, TaskError, TaskRevokedError, TimeoutError
 from .request import in_worker_task
 from .serialization import rebuild_exception
 
-_FIELDS = ("name", "state", "result", "exc_type", "exc_message", "traceback", "retries",
-           "done_at")
+_FIELDS = (
+    "name",
+    "state",
+    "result",
+    "exc_type",
+    "exc_message",
+    "traceback",
+    "retries",
+    "done_at",
+    "worker",
+)
 
 
 class AsyncResult:
@@ -22,8 +31,14 @@ class AsyncResult:
     as in Celery.
     """
 
-    def __init__(self, id: str, task_name: str | None = None, using: str | None = None,  # noqa: A002
-                 parent: AsyncResult | None = None, app: Any = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        task_name: str | None = None,
+        using: str | None = None,  # noqa: A002
+        parent: AsyncResult | None = None,
+        app: Any = None,
+    ) -> None:
         self.id = str(id)
         self._task_name = task_name
         self.using = using
@@ -60,11 +75,30 @@ class AsyncResult:
 
     @property
     def result(self) -> Any:
-        """The return value, the exception of a failure or retry, or a custom state's meta."""
+        """
+        The return value, the exception of a failure or retry, or a custom state's meta.
+
+        While STARTED (``track_started``) it is ``{"pid": ..., "hostname": ...}`` of the
+        worker process running the task, as in Celery.
+        """
         row = self._row()
         if row is None:
             return None
+        if row["state"] == states.STARTED and row["result"] is None and row["worker"]:
+            return self._worker_meta(row["worker"])
         return _value(row)
+
+    def _worker_meta(self, worker: str) -> dict[str, Any]:
+        from .models import Worker
+
+        using = self.using or conf.get("DATABASE")
+        found = Worker.objects.using(using).filter(name=worker).values("hostname", "pid").first()
+        if found is not None:
+            return {"pid": found["pid"], "hostname": found["hostname"]}
+        # The worker row is gone (it stopped meanwhile): its name is "<hostname>.<pid>".
+        hostname, _, pid = worker.rpartition(".")
+        digits = pid.split("-")[0]
+        return {"pid": int(digits) if digits.isdigit() else None, "hostname": hostname or worker}
 
     info = result
 
@@ -92,8 +126,14 @@ class AsyncResult:
     def failed(self) -> bool:
         return self.state == states.FAILURE
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.1,
-            disable_sync_subtasks: bool = True, **kwargs: Any) -> Any:
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.1,
+        disable_sync_subtasks: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         """
         Wait until the task is ready and return its result.
 
@@ -103,9 +143,12 @@ class AsyncResult:
         ``disable_sync_subtasks=False``: waiting on a subtask can deadlock the worker.
         """
         if disable_sync_subtasks and in_worker_task():
+            from .request import current_request
+
             raise ImproperlyUsed(
-                f"Never call result.get() within a task (waiting on {self.id}): it can "
-                "deadlock the worker. Use a chain, or pass disable_sync_subtasks=False."
+                f"Task {current_request().task!r} called result.get() on task {self.id}: "
+                "waiting for a subtask inside a task can deadlock the worker; use a chain "
+                "(or pass disable_sync_subtasks=False)."
             )
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -113,19 +156,20 @@ class AsyncResult:
             if row is not None and row["state"] in states.READY_STATES:
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"The operation timed out waiting for task {self.id} "
-                                   f"after {timeout}s.")
+                raise TimeoutError(
+                    f"The operation timed out waiting for task {self.id} after {timeout}s."
+                )
             time.sleep(interval)
         value = _value(row)
         if propagate and row["state"] in states.PROPAGATE_STATES:
-            raise value
+            raise _raisable(value, self.id)
         return value
 
     wait = get
 
     def maybe_throw(self) -> None:
         if self.state in states.PROPAGATE_STATES:
-            raise self.result
+            raise _raisable(self.result, self.id)
 
     def revoke(self, terminate: bool = False, signal: Any = None, **kwargs: Any) -> int:
         """Stop the task: a waiting one never runs; with `terminate` a running one is killed."""
@@ -158,12 +202,27 @@ class AsyncResult:
         return f"<AsyncResult: {self.id}>"
 
 
+def _raisable(value: Any, task_id: str) -> BaseException:
+    if isinstance(value, BaseException):
+        return value
+    return TaskError(
+        "FAILURE",
+        f"Task {task_id} failed; its error was not stored "
+        "(ignore_result without store_errors_even_if_ignored).",
+    )
+
+
 def _value(row: dict[str, Any]) -> Any:
     state = row["state"]
+    if state in (states.FAILURE, states.RETRY) and not row["exc_type"] and not row["result"]:
+        return None  # the error was not stored (ignore_result)
     if state in (states.FAILURE, states.RETRY):
         data = row["result"] if isinstance(row["result"], dict) else {}
-        return rebuild_exception(row["exc_type"] or data.get("exc_type") or "Exception",
-                                 data.get("exc_args"), row["exc_message"])
+        return rebuild_exception(
+            row["exc_type"] or data.get("exc_type") or "Exception",
+            data.get("exc_args"),
+            row["exc_message"],
+        )
     if state == states.REVOKED:
         return TaskRevokedError(row["exc_message"] or "revoked")
     if state == states.REJECTED:
@@ -179,10 +238,15 @@ class EagerResult(AsyncResult):
         self._outcome = outcome
         self.children: list[EagerResult] = []
         self._cache = {
-            "name": task_name, "state": outcome.state, "result": outcome.result,
-            "exc_type": outcome.exc_type, "exc_message": outcome.exc_message,
-            "traceback": outcome.traceback, "retries": outcome.retries,
+            "name": task_name,
+            "state": outcome.state,
+            "result": outcome.result,
+            "exc_type": outcome.exc_type,
+            "exc_message": outcome.exc_message,
+            "traceback": outcome.traceback,
+            "retries": outcome.retries,
             "done_at": outcome.finished_at,
+            "worker": outcome.worker,
         }
 
     def _row(self) -> dict[str, Any]:
@@ -191,7 +255,7 @@ class EagerResult(AsyncResult):
     def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
         value = _value(self._cache)
         if propagate and self.state in states.PROPAGATE_STATES:
-            raise value
+            raise _raisable(value, self.id)
         return value
 
     def revoke(self, *args: Any, **kwargs: Any) -> int:
@@ -246,11 +310,14 @@ class GroupResult:
         """Rebuild a group's result from its rows (members in their original order)."""
         from .models import TaskMessage
 
-        rows = TaskMessage.objects.using(using or conf.get("DATABASE")).filter(
-            group_id=group_id
-        ).values_list("id", "name", "options")
-        ordered = sorted(rows, key=lambda r: ((r[2] or {}).get("headers") or {}).get(
-            "group_index", 0))
+        rows = (
+            TaskMessage.objects.using(using or conf.get("DATABASE"))
+            .filter(group_id=group_id)
+            .values_list("id", "name", "options")
+        )
+        ordered = sorted(
+            rows, key=lambda r: ((r[2] or {}).get("headers") or {}).get("group_index", 0)
+        )
         return cls(group_id, [AsyncResult(i, task_name=n, using=using) for i, n, _ in ordered])
 
     def __repr__(self) -> str:

@@ -92,7 +92,9 @@ def encode_result(task_name: str, value: Any) -> Any:
 
 def exception_path(exc: BaseException) -> str:
     cls = type(exc)
-    return f"{cls.__module__}.{cls.__qualname__}" if cls.__module__ != "builtins" else cls.__qualname__
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def encode_exception(exc: BaseException) -> dict[str, Any]:
@@ -119,24 +121,37 @@ def rebuild_exception(exc_type: str, exc_args: list | None, message: str) -> Bas
     """
     Return an exception of type ``exc_type`` built from ``exc_args``.
 
-    When the type cannot be imported, is not an exception, or refuses the args, return a
-    ``TaskError`` carrying the type name and message instead; never raises.
+    ``exc_type`` is a builtin's name or ``module.Qualified.Name``. When the type cannot be
+    imported (a class defined in a function), is not an exception, or refuses the args,
+    return a ``TaskError`` carrying the type name and message instead; never raises.
     """
-    module, _, name = exc_type.rpartition(".")
     try:
-        if module:
-            obj: Any = importlib.import_module(module)
-            for part in name.split("."):
-                obj = getattr(obj, part)
-        else:
-            import builtins
-
-            obj = getattr(builtins, name)
-        if not (isinstance(obj, type) and issubclass(obj, BaseException)):
+        cls = _import_type(exc_type)
+        if not (isinstance(cls, type) and issubclass(cls, BaseException)):
             raise TypeError(exc_type)
-        exc = obj(*(exc_args or []))
+        exc = cls(*(exc_args or []))
         if not isinstance(exc, BaseException):
             raise TypeError(exc_type)
         return exc
     except Exception:
         return TaskError(exc_type, message)
+
+
+def _import_type(path: str) -> Any:
+    import builtins
+
+    parts = path.split(".")
+    if len(parts) == 1:
+        return getattr(builtins, path)
+    if "<locals>" in parts:
+        raise ImportError(path)
+    # The longest importable module prefix, then attributes (a class nested in a class).
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(path)

@@ -27,22 +27,70 @@ from .serialization import encode_call
 logger = logging.getLogger(__name__)
 
 #: Options a task accepts (decorator keyword or class attribute), Celery's names.
-TASK_OPTIONS = frozenset({
-    "name", "bind", "base", "max_retries", "default_retry_delay", "rate_limit", "time_limit",
-    "soft_time_limit", "ignore_result", "store_errors_even_if_ignored", "send_error_emails",
-    "acks_late", "track_started", "throws", "queue", "priority", "expires", "serializer",
-    "autoretry_for", "retry_backoff", "retry_backoff_max", "retry_jitter", "typing",
-    "retry_kwargs", "shared", "abstract",
-})
+TASK_OPTIONS = frozenset(
+    {
+        "name",
+        "bind",
+        "base",
+        "max_retries",
+        "default_retry_delay",
+        "rate_limit",
+        "time_limit",
+        "soft_time_limit",
+        "ignore_result",
+        "store_errors_even_if_ignored",
+        "send_error_emails",
+        "acks_late",
+        "track_started",
+        "throws",
+        "queue",
+        "priority",
+        "expires",
+        "serializer",
+        "autoretry_for",
+        "retry_backoff",
+        "retry_backoff_max",
+        "retry_jitter",
+        "typing",
+        "retry_kwargs",
+        "shared",
+        "abstract",
+    }
+)
 
 #: Options ``apply_async`` accepts. ``routing_key``, ``exchange`` and ``shadow`` are
 #: accepted for Celery code and ignored: the queue is the only route.
-CALL_OPTIONS = frozenset({
-    "args", "kwargs", "countdown", "eta", "expires", "queue", "priority", "task_id", "link",
-    "link_error", "on_commit", "headers", "time_limit", "soft_time_limit", "acks_late",
-    "retries", "max_retries", "parent_id", "root_id", "group_id", "chain", "using",
-    "shadow", "serializer", "routing_key", "exchange", "ignore_result",
-})
+CALL_OPTIONS = frozenset(
+    {
+        "args",
+        "kwargs",
+        "countdown",
+        "eta",
+        "expires",
+        "queue",
+        "priority",
+        "task_id",
+        "link",
+        "link_error",
+        "on_commit",
+        "headers",
+        "time_limit",
+        "soft_time_limit",
+        "acks_late",
+        "retries",
+        "max_retries",
+        "parent_id",
+        "root_id",
+        "group_id",
+        "chain",
+        "using",
+        "shadow",
+        "serializer",
+        "routing_key",
+        "exchange",
+        "ignore_result",
+    }
+)
 
 #: Options ``retry(**options)`` may change for the next attempt.
 RETRY_OPTIONS = frozenset({"queue", "priority"})
@@ -262,9 +310,17 @@ class Task:
 
         _check_call_options(self.name, "apply_async()", options, CALL_OPTIONS)
         message = self._message(
-            tuple(args or ()), dict(kwargs or {}), countdown=countdown, eta=eta,
-            expires=expires, queue=queue, priority=priority, task_id=task_id, link=link,
-            link_error=link_error, **options,
+            tuple(args or ()),
+            dict(kwargs or {}),
+            countdown=countdown,
+            eta=eta,
+            expires=expires,
+            queue=queue,
+            priority=priority,
+            task_id=task_id,
+            link=link,
+            link_error=link_error,
+            **options,
         )
         if conf.get("ALWAYS_EAGER"):
             from .trace import apply_eagerly
@@ -274,9 +330,21 @@ class Task:
         self._send(message, using, on_commit)
         return AsyncResult(message.id, task_name=self.name, using=using)
 
-    def _message(self, args: tuple, kwargs: dict, *, countdown=None, eta=None, expires=None,
-                 queue=None, priority=None, task_id=None, link=None, link_error=None,
-                 **options: Any) -> Message:
+    def _message(
+        self,
+        args: tuple,
+        kwargs: dict,
+        *,
+        countdown=None,
+        eta=None,
+        expires=None,
+        queue=None,
+        priority=None,
+        task_id=None,
+        link=None,
+        link_error=None,
+        **options: Any,
+    ) -> Message:
         """Check a call and build its message (no database access)."""
         from .canvas import signature_list
 
@@ -326,12 +394,20 @@ class Task:
             extra["ignore_result"] = bool(options["ignore_result"])
         retries = options.get("retries") or 0
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ValueError(f"Task {self.name!r}: retries must be an integer >= 0, "
-                             f"not {retries!r}.")
+            raise ValueError(
+                f"Task {self.name!r}: retries must be an integer >= 0, not {retries!r}."
+            )
         return Message(
-            id=str(task_id or uuid.uuid4()), name=self.name, args=tuple(wire_args),
-            kwargs=wire_kwargs, queue=queue, priority=priority, retries=retries, eta=run_at,
-            expires=expires_at, options=extra,
+            id=str(task_id or uuid.uuid4()),
+            name=self.name,
+            args=tuple(wire_args),
+            kwargs=wire_kwargs,
+            queue=queue,
+            priority=priority,
+            retries=retries,
+            eta=run_at,
+            expires=expires_at,
+            options=extra,
         )
 
     def _send(self, message: Message, using: str, on_commit: bool | None) -> None:
@@ -359,10 +435,15 @@ class Task:
             except (TypeError, ValueError):
                 cached = None
             self.__dict__["_signature_cache"] = cached
-            self.__dict__["_param_names_cache"] = None if cached is None else [
-                p.name for p in cached.parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-            ]
+            self.__dict__["_param_names_cache"] = (
+                None
+                if cached is None
+                else [
+                    p.name
+                    for p in cached.parameters.values()
+                    if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                ]
+            )
         return cached
 
     def _param_names(self) -> list[str] | None:
@@ -378,9 +459,17 @@ class Task:
         except TypeError as exc:
             raise TypeError(f"Task {self.name!r} called with bad arguments: {exc}.") from None
 
-    def apply(self, args: tuple | list | None = None, kwargs: dict | None = None,
-              task_id: str | None = None, retries: int = 0, throw: bool | None = None,
-              link: Any = None, link_error: Any = None, **options: Any):
+    def apply(
+        self,
+        args: tuple | list | None = None,
+        kwargs: dict | None = None,
+        task_id: str | None = None,
+        retries: int = 0,
+        throw: bool | None = None,
+        link: Any = None,
+        link_error: Any = None,
+        **options: Any,
+    ):
         """
         Run the task here and now, as a worker would, and return an ``EagerResult``.
 
@@ -392,9 +481,15 @@ class Task:
 
         for key in ("logfile", "loglevel", "countdown", "eta", "expires"):
             options.pop(key, None)  # accepted as Celery's apply() accepts them; meaningless here
-        message = self._message(tuple(args or ()), dict(kwargs or {}), task_id=task_id,
-                                link=link, link_error=link_error, retries=retries,
-                                **{k: v for k, v in options.items() if k in CALL_OPTIONS})
+        message = self._message(
+            tuple(args or ()),
+            dict(kwargs or {}),
+            task_id=task_id,
+            link=link,
+            link_error=link_error,
+            retries=retries,
+            **{k: v for k, v in options.items() if k in CALL_OPTIONS},
+        )
         return apply_eagerly(self, message, throw=throw)
 
     # -- inside a task -------------------------------------------------------------------------
@@ -404,9 +499,17 @@ class Task:
         """The context of the invocation running now (a direct call's outside a worker)."""
         return current_request()
 
-    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
-              throw: bool = True, eta: datetime | None = None, countdown: float | None = None,
-              max_retries: int | None = None, **options: Any) -> Retry:
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: datetime | None = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Retry:
         """
         Retry the task: the same id runs again later with ``retries + 1``.
 
@@ -455,8 +558,11 @@ class Task:
         ret.args_override = tuple(args) if args is not None else None
         ret.kwargs_override = dict(kwargs) if kwargs is not None else None
         if args is not None or kwargs is not None:
-            encode_call(self.name, tuple(args or request.args),
-                        dict(kwargs if kwargs is not None else request.kwargs))
+            encode_call(
+                self.name,
+                tuple(args or request.args),
+                dict(kwargs if kwargs is not None else request.kwargs),
+            )
         from .trace import note_retry
 
         note_retry(ret)
@@ -464,8 +570,9 @@ class Task:
             raise ret
         return ret
 
-    def update_state(self, task_id: str | None = None, state: str | None = None,
-                     meta: Any = None) -> None:
+    def update_state(
+        self, task_id: str | None = None, state: str | None = None, meta: Any = None
+    ) -> None:
         """
         Set a custom state (e.g. "PROGRESS") and meta for the running task.
 
@@ -482,8 +589,9 @@ class Task:
             return
         state = state or "PENDING"
         if not isinstance(state, str) or not state or len(state) > 50:
-            raise ValueError(f"Task {self.name!r}: state must be a name of 1 to 50 "
-                             f"characters, not {state!r}.")
+            raise ValueError(
+                f"Task {self.name!r}: state must be a name of 1 to 50 characters, not {state!r}."
+            )
         meta = encode_result(self.name, meta)
         if request.stored or task_id != request.id:
             get_broker(request.using).update_state(task_id, state, meta)
@@ -513,8 +621,9 @@ class Task:
         from .canvas import Signature
 
         immutable = bool(options.pop("immutable", False))
-        return Signature(self.name, tuple(args or ()), kwargs or {}, options=options,
-                         immutable=immutable)
+        return Signature(
+            self.name, tuple(args or ()), kwargs or {}, options=options, immutable=immutable
+        )
 
     subtask = signature
 
@@ -556,16 +665,19 @@ class Task:
     def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
         """Run by the worker when the task succeeded (after its result is final)."""
 
-    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict,
-                   einfo: Any) -> None:
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any
+    ) -> None:
         """Run by the worker when the task failed; `einfo` holds the traceback."""
 
-    def on_retry(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict,
-                 einfo: Any) -> None:
+    def on_retry(
+        self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any
+    ) -> None:
         """Run by the worker when the task is to be retried; `exc` is retry()'s `exc`."""
 
-    def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict,
-                     einfo: Any) -> None:
+    def after_return(
+        self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any
+    ) -> None:
         """
         Run by the worker after on_success/on_failure: `status` is SUCCESS or FAILURE.
 
@@ -601,22 +713,33 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
     if not (isinstance(base, type) and issubclass(base, Task)):
         raise TypeError(f"Task {where!r}: base= must be a Task subclass, not {base!r}.")
     _check_option_names(options.get("name") or where, set(options))
-    name = options.pop("name", None) or base.__dict__.get("name") or (
-        f"{canonical_module(fun.__module__)}.{fun.__name__}"
+    name = (
+        options.pop("name", None)
+        or base.__dict__.get("name")
+        or (f"{canonical_module(fun.__module__)}.{fun.__name__}")
     )
     if not isinstance(name, str) or not name or len(name) > 200:
-        raise ImproperlyConfigured(f"Task {where!r} option 'name' must be a string of 1 to "
-                                   f"200 characters, not {name!r}.")
+        raise ImproperlyConfigured(
+            f"Task {where!r} option 'name' must be a string of 1 to 200 characters, not {name!r}."
+        )
     bind = options.pop("bind", False)
     if not isinstance(bind, bool):
-        raise ImproperlyConfigured(f"Task {name!r} option 'bind' must be True or False, "
-                                   f"not {bind!r}.")
+        raise ImproperlyConfigured(
+            f"Task {name!r} option 'bind' must be True or False, not {bind!r}."
+        )
     options.pop("shared", None)
     run = fun if bind else staticmethod(fun)
     attrs = {
-        "name": name, "run": run, "_orig_run": fun, "abstract": False, "bind": bind,
-        "__doc__": fun.__doc__, "__module__": fun.__module__, "__wrapped__": fun,
-        "__qualname__": fun.__qualname__, **options,
+        "name": name,
+        "run": run,
+        "_orig_run": fun,
+        "abstract": False,
+        "bind": bind,
+        "__doc__": fun.__doc__,
+        "__module__": fun.__module__,
+        "__wrapped__": fun,
+        "__qualname__": fun.__qualname__,
+        **options,
     }
     cls = type(fun.__name__, (base,), attrs)
     task = cls()
@@ -655,15 +778,17 @@ def _resolve(task: Task) -> TaskOptions:
     name = task.name
 
     def bad(key: str, what: str, value: Any) -> ImproperlyConfigured:
-        return ImproperlyConfigured(f"Task {name!r} option {key!r} must be {what}, "
-                                    f"not {value!r}.")
+        return ImproperlyConfigured(f"Task {name!r} option {key!r} must be {what}, not {value!r}.")
 
     raw_rate = task.rate_limit
     try:
         rate = parse_rate(raw_rate)
     except (TypeError, ValueError):
-        raise bad("rate_limit", "a rate like '10/s', '100/m', '1000/h' or a number of tasks "
-                  "per second", raw_rate) from None
+        raise bad(
+            "rate_limit",
+            "a rate like '10/s', '100/m', '1000/h' or a number of tasks per second",
+            raw_rate,
+        ) from None
     if conf.get("DISABLE_RATE_LIMITS"):
         rate = None
     if task.serializer != "json":
@@ -673,11 +798,13 @@ def _resolve(task: Task) -> TaskOptions:
         if value is not None:
             _check_seconds(name, key, value, ImproperlyConfigured)
     if time_limit and soft and soft >= time_limit:
-        raise ImproperlyConfigured(f"Task {name!r}: soft_time_limit ({soft!r}) must be below "
-                                   f"time_limit ({time_limit!r}).")
+        raise ImproperlyConfigured(
+            f"Task {name!r}: soft_time_limit ({soft!r}) must be below time_limit ({time_limit!r})."
+        )
     max_retries = task.max_retries
-    if max_retries is not None and (not isinstance(max_retries, int)
-                                    or isinstance(max_retries, bool) or max_retries < 0):
+    if max_retries is not None and (
+        not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
+    ):
         raise bad("max_retries", "an integer >= 0 or None (retry forever)", max_retries)
     delay = task.default_retry_delay
     if not _is_number(delay) or delay < 0:
@@ -694,14 +821,19 @@ def _resolve(task: Task) -> TaskOptions:
     if not isinstance(queue, str) or not queue or len(queue) > 100:
         raise bad("queue", "a queue name of 1 to 100 characters", queue)
     expires = task.expires
-    if expires is not None and not isinstance(expires, datetime) and (
-        not _is_number(expires) or expires < 0
+    if (
+        expires is not None
+        and not isinstance(expires, datetime)
+        and (not _is_number(expires) or expires < 0)
     ):
         raise bad("expires", "seconds >= 0, an aware datetime or None", expires)
     retry_kwargs = task.retry_kwargs
     if not isinstance(retry_kwargs, dict) or set(retry_kwargs) - RETRY_KWARGS:
-        raise bad("retry_kwargs", "a dict with keys among "
-                  + ", ".join(sorted(RETRY_KWARGS)), retry_kwargs)
+        raise bad(
+            "retry_kwargs",
+            "a dict with keys among " + ", ".join(sorted(RETRY_KWARGS)),
+            retry_kwargs,
+        )
     backoff = task.retry_backoff
     if not (isinstance(backoff, bool) or (_is_number(backoff) and backoff >= 0)):
         raise bad("retry_backoff", "True, False or a factor in seconds", backoff)
@@ -709,8 +841,15 @@ def _resolve(task: Task) -> TaskOptions:
     if not _is_number(backoff_max) or backoff_max <= 0:
         raise bad("retry_backoff_max", "seconds > 0", backoff_max)
     flags = {}
-    for key in ("ignore_result", "store_errors_even_if_ignored", "send_error_emails",
-                "acks_late", "track_started", "retry_jitter", "typing"):
+    for key in (
+        "ignore_result",
+        "store_errors_even_if_ignored",
+        "send_error_emails",
+        "acks_late",
+        "track_started",
+        "retry_jitter",
+        "typing",
+    ):
         value = getattr(task, key)
         if value is None:
             value = False
@@ -781,7 +920,9 @@ def _expires(name: str, expires: Any) -> datetime | None:
         return timezone.now() + timedelta(seconds=expires)
     if isinstance(expires, datetime):
         if settings.USE_TZ and timezone.is_naive(expires):
-            raise ValueError(f"Task {name!r}: expires {expires!r} is naive but USE_TZ is on; "
-                             "pass an aware datetime.")
+            raise ValueError(
+                f"Task {name!r}: expires {expires!r} is naive but USE_TZ is on; "
+                "pass an aware datetime."
+            )
         return expires
     raise TypeError(f"Task {name!r}: expires must be seconds or a datetime, not {expires!r}.")

@@ -2,24 +2,36 @@
 Run one task body and classify what happened: the part a worker and ``apply()`` share.
 
 ``trace`` pushes the request, sends Celery's signals, runs the body, calls the handlers in
-Celery's order (on_success/on_failure/on_retry, then after_return) and returns an
-``Outcome`` for the broker to record. It never raises for anything the task did.
+Celery's order and returns an ``Outcome`` for the broker to record. It never raises for
+anything the task (or one of its handlers) did.
+
+The order, as in Celery 3.1's ``celery.app.trace``:
+
+- SUCCESS: the result is encoded and the follow-ups (the chain's next task, ``link``
+  callbacks) are built (either failing makes the task a FAILURE), then ``on_success``, the
+  ``task_success`` signal, then ``after_return``. The broker records the outcome and enqueues
+  the follow-ups in one transaction.
+- FAILURE: ``on_failure``, ``task_failure``, the log line (ERROR with traceback; INFO
+  without for an exception in ``throws``), the error e-mail, then ``after_return``; the
+  ``link_error`` callbacks are enqueued with the outcome.
+- RETRY: ``on_retry`` and ``task_retry``; IGNORED and REJECTED: nothing. ``after_return``
+  is not called for these three, as in Celery.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import uuid
+import socket
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
 from . import conf, signals, states
-from .exceptions import Ignore, Reject, Retry
+from .exceptions import Ignore, NotRegistered, Reject, Retry
 from .message import Message, Outcome
 from .request import Request, pop, push
 from .serialization import encode_exception, encode_result, format_traceback
@@ -49,28 +61,67 @@ class ExceptionInfo:
         return self.traceback
 
 
-def request_for(message: Message, *, hostname: str | None, eager: bool, using: str | None,
-                stored: bool) -> Request:
+def request_for(
+    message: Message, *, hostname: str | None, eager: bool, using: str | None, stored: bool
+) -> Request:
+    """The ``self.request`` of a worker (or eager) run of `message`."""
     o = message.options
     return Request(
-        id=message.id, task=message.name, args=tuple(message.args), kwargs=dict(message.kwargs),
-        retries=message.retries, is_eager=eager, eta=message.eta, expires=message.expires,
+        id=message.id,
+        task=message.name,
+        args=tuple(message.args),
+        kwargs=dict(message.kwargs),
+        retries=message.retries,
+        is_eager=eager,
+        eta=message.eta,
+        expires=message.expires,
         hostname=hostname,
-        delivery_info={"queue": message.queue, "priority": message.priority,
-                       "redelivered": message.redelivered},
-        called_directly=False, callbacks=o.get("link"), errback=o.get("link_error"),
-        headers=o.get("headers"), group=o.get("group_id"), chain=o.get("chain"),
-        parent_id=o.get("parent_id"), root_id=o.get("root_id") or message.id,
-        timelimit=(o.get("time_limit"), o.get("soft_time_limit")), stored=stored, using=using,
+        delivery_info={
+            "queue": message.queue,
+            "priority": message.priority,
+            "redelivered": message.redelivered,
+        },
+        called_directly=False,
+        callbacks=o.get("link"),
+        errback=o.get("link_error"),
+        headers=o.get("headers"),
+        group=o.get("group_id"),
+        chain=o.get("chain"),
+        parent_id=o.get("parent_id"),
+        root_id=o.get("root_id") or message.id,
+        timelimit=(o.get("time_limit"), o.get("soft_time_limit")),
+        stored=stored,
+        using=using,
     )
 
 
-def _call_handler(task: Any, handler: str, *args: Any) -> None:
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break the worker
+        return f"<{type(value).__name__} (repr failed)>"
+
+
+def _describe(reason: Any) -> str:
+    """A Reject reason as text: a string as is, an exception as ``Type: message``."""
+    if isinstance(reason, str):
+        return reason
+    if isinstance(reason, BaseException):
+        try:
+            text = str(reason)
+        except Exception:  # a broken __str__ must not break the worker
+            text = ""
+        return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
+    return _safe_repr(reason)
+
+
+def _call_handler(task: Any, task_id: str, handler: str, *args: Any) -> None:
     try:
         getattr(task, handler)(*args)
     except Exception:
-        logger.error("task id=%s name=%s handler=%s failed", args[1] if handler != "after_return"
-                     else args[2], task.name, handler, exc_info=True)
+        logger.error(
+            "task id=%s name=%s handler=%s failed", task_id, task.name, handler, exc_info=True
+        )
 
 
 def _send(signal, **kwargs: Any) -> None:
@@ -79,162 +130,318 @@ def _send(signal, **kwargs: Any) -> None:
             logger.error("signal receiver %r failed", receiver, exc_info=response)
 
 
+def _runner(task: Any):
+    """The callable that runs the body: a custom ``__call__`` when the class defines one."""
+    from .task import Task
+
+    return task if type(task).__call__ is not Task.__call__ else task.run
+
+
 def trace(task: Any, message: Message, request: Request, *, worker: str = "") -> Outcome:
     """Run `task` for `message` under `request`; return its outcome (never raises)."""
     args, kwargs = tuple(message.args), dict(message.kwargs)
-    opts = task.options
     started = timezone.now()
     token = push(request)
     retry_token = _pending_retry.set(None)
     retval: Any = None
     einfo: ExceptionInfo | None = None
+    outcome: Outcome | None = None
     try:
-        _send(signals.task_prerun, sender=task, task_id=message.id, task=task, args=args,
-              kwargs=kwargs)
+        _send(
+            signals.task_prerun,
+            sender=task,
+            task_id=message.id,
+            task=task,
+            args=args,
+            kwargs=kwargs,
+        )
         try:
-            retval = task.run(*args, **kwargs)
+            retval = _runner(task)(*args, **kwargs)
             pending = _pending_retry.get()
             if pending is not None:
                 raise pending
-            ignore = message.options.get("ignore_result", opts.ignore_result)
-            stored = None if ignore else encode_result(task.name, retval)
-            outcome = Outcome(id=message.id, state=states.SUCCESS, result=stored,
-                              retries=message.retries)
+            outcome = _success(task, message, retval)
         except Retry as exc:
-            einfo = _einfo(exc.exc or exc)
+            einfo = _einfo(exc.exc if exc.exc is not None else exc, exc)
             outcome = _retry_outcome(task, message, exc, einfo)
         except Ignore:
             outcome = Outcome(id=message.id, state=states.IGNORED, retries=message.retries)
         except Reject as exc:
-            einfo = _einfo(exc)
-            state = states.PENDING if exc.requeue else states.REJECTED
-            outcome = Outcome(id=message.id, state=state, retries=message.retries,
-                              exc_type="django_tasks.exceptions.Reject",
-                              exc_message=str(exc.reason), traceback=einfo.traceback)
+            outcome = _rejected(task, message, exc, worker)
         except Exception as exc:
             einfo = _einfo(exc)
-            auto = _autoretry(task, message, request, exc, einfo)
-            outcome = auto or _failure(task, message, exc, einfo)
-        outcome = _finish(task, message, request, outcome, retval, einfo)
-        outcome = replace(outcome, started_at=started, finished_at=timezone.now(), worker=worker)
-        _send(signals.task_postrun, sender=task, task_id=message.id, task=task, args=args,
-              kwargs=kwargs, retval=retval if einfo is None else einfo.exception,
-              state=outcome.state)
+            auto = _autoretry(task, message, exc, einfo)
+            if auto is not None:
+                outcome, einfo = auto
+            else:
+                outcome = _failure(task, message, exc, einfo)
+        finished = timezone.now()
+        outcome = replace(outcome, started_at=started, finished_at=finished, worker=worker)
+        outcome = _finish(
+            task,
+            message,
+            request,
+            outcome,
+            retval,
+            einfo,
+            worker,
+            (finished - started).total_seconds(),
+        )
         return outcome
     finally:
+        if outcome is not None:
+            _send(
+                signals.task_postrun,
+                sender=task,
+                task_id=message.id,
+                task=task,
+                args=args,
+                kwargs=kwargs,
+                retval=retval if einfo is None else einfo.exception,
+                state=outcome.state,
+            )
         _pending_retry.reset(retry_token)
         pop(token)
 
 
-def _einfo(exc: BaseException) -> ExceptionInfo:
-    return ExceptionInfo(exc, format_traceback(exc))
+def _einfo(exc: BaseException, raised: BaseException | None = None) -> ExceptionInfo:
+    # A retry shows the traceback of the exception it was given when that one was raised,
+    # else where retry() itself was raised.
+    source = exc if exc.__traceback__ is not None or raised is None else raised
+    return ExceptionInfo(exc, format_traceback(source))
+
+
+def _ignores_result(task: Any, message: Message) -> bool:
+    return bool(message.options.get("ignore_result", task.options.ignore_result))
+
+
+def _success(task: Any, message: Message, retval: Any) -> Outcome:
+    """Encode the result and build the follow-ups; an error here makes the task fail."""
+    stored = None if _ignores_result(task, message) else encode_result(task.name, retval)
+    return Outcome(
+        id=message.id,
+        state=states.SUCCESS,
+        result=stored,
+        retries=message.retries,
+        follow_ups=_follow_ups(message, retval),
+    )
 
 
 def _failure(task: Any, message: Message, exc: BaseException, einfo: ExceptionInfo) -> Outcome:
     opts = task.options
-    keep = not opts.ignore_result or opts.store_errors_even_if_ignored
+    keep = not _ignores_result(task, message) or opts.store_errors_even_if_ignored
     described = encode_exception(exc)
     return Outcome(
-        id=message.id, state=states.FAILURE, retries=message.retries,
+        id=message.id,
+        state=states.FAILURE,
+        retries=message.retries,
         result={"exc_type": described["exc_type"], "exc_args": described["exc_args"]}
-        if keep else None,
+        if keep
+        else None,
         exc_type=described["exc_type"] if keep else "",
         exc_message=described["exc_message"] if keep else "",
         traceback=einfo.traceback if keep else "",
     )
 
 
+def _rejected(task: Any, message: Message, exc: Reject, worker: str) -> Outcome:
+    acks_late = bool(message.options.get("acks_late", task.options.acks_late))
+    requeue = bool(exc.requeue) and acks_late
+    if exc.requeue and not acks_late:
+        # Celery: "This won't have any effect unless Task.acks_late is enabled": an acked
+        # message cannot go back to the queue.
+        logger.warning(
+            "task id=%s name=%s state=REJECTED worker=%s requeue=ignored reason=acks-early",
+            message.id,
+            message.name,
+            worker or "-",
+        )
+    text = _describe(exc.reason)
+    return Outcome(
+        id=message.id,
+        state=states.PENDING if requeue else states.REJECTED,
+        retries=message.retries,
+        exc_type="django_tasks.exceptions.Reject",
+        exc_message=text,
+        result=None,
+    )
+
+
 def _retry_outcome(task: Any, message: Message, exc: Retry, einfo: ExceptionInfo) -> Outcome:
     retries = getattr(exc, "retries", message.retries + 1)
-    eta = getattr(exc, "eta", None) or timezone.now() + timedelta(
-        seconds=task.options.default_retry_delay
-    )
+    eta = getattr(exc, "eta", None)
+    if eta is None:
+        # A Retry raised by hand: its ``when`` (seconds or a datetime), else the default.
+        when = exc.when
+        if isinstance(when, datetime):
+            eta = when
+        else:
+            seconds = (
+                when
+                if isinstance(when, int | float) and not isinstance(when, bool)
+                else task.options.default_retry_delay
+            )
+            eta = timezone.now() + timedelta(seconds=seconds)
     options = getattr(exc, "options", {}) or {}
-    described = encode_exception(exc.exc) if exc.exc is not None else {
-        "exc_type": "django_tasks.exceptions.Retry", "exc_args": [], "exc_message": str(exc)}
+    described = (
+        encode_exception(exc.exc)
+        if exc.exc is not None
+        else {"exc_type": "django_tasks.exceptions.Retry", "exc_args": [], "exc_message": str(exc)}
+    )
     return Outcome(
-        id=message.id, state=states.RETRY, eta=eta, retries=retries,
-        queue=options.get("queue"), priority=options.get("priority"),
+        id=message.id,
+        state=states.RETRY,
+        eta=eta,
+        retries=retries,
+        queue=options.get("queue"),
+        priority=options.get("priority"),
         result={"exc_type": described["exc_type"], "exc_args": described["exc_args"]},
-        exc_type=described["exc_type"], exc_message=described["exc_message"],
+        exc_type=described["exc_type"],
+        exc_message=described["exc_message"],
         traceback=einfo.traceback,
-        args=getattr(exc, "args_override", None), kwargs=getattr(exc, "kwargs_override", None),
+        args=getattr(exc, "args_override", None),
+        kwargs=getattr(exc, "kwargs_override", None),
     )
 
 
-def _autoretry(task: Any, message: Message, request: Request, exc: Exception,
-               einfo: ExceptionInfo) -> Outcome | None:
+def _autoretry(
+    task: Any, message: Message, exc: Exception, einfo: ExceptionInfo
+) -> tuple[Outcome, ExceptionInfo] | None:
+    """Retry for an exception in ``autoretry_for`` (Celery 4's), or None to fail as usual."""
     opts = task.options
     if not opts.autoretry_for or not isinstance(exc, opts.autoretry_for):
         return None
-    retry_kwargs = dict(task.retry_kwargs or {})
+    retry_kwargs = dict(opts.retry_kwargs)
     if opts.retry_backoff:
-        base = 1 if opts.retry_backoff is True else int(opts.retry_backoff)
-        countdown = min(opts.retry_backoff_max, base * (2 ** message.retries))
+        factor = int(max(1.0, opts.retry_backoff))
+        countdown = min(opts.retry_backoff_max, factor * (2**message.retries))
         if opts.retry_jitter:
-            countdown = random.randrange(countdown + 1)  # noqa: S311 - jitter, not security
-        retry_kwargs.setdefault("countdown", countdown)
+            countdown = random.randrange(int(countdown) + 1)  # noqa: S311 - jitter only
+        retry_kwargs["countdown"] = max(0, countdown)
     try:
         ret = task.retry(exc=exc, throw=False, **retry_kwargs)
     except Exception as final:  # past max_retries: the original exception
-        return _failure(task, message, final, einfo if final is exc else _einfo(final))
-    return _retry_outcome(task, message, ret, einfo)
+        info = einfo if final is exc else _einfo(final)
+        return _failure(task, message, final, info), info
+    return _retry_outcome(task, message, ret, einfo), einfo
 
 
-def _finish(task: Any, message: Message, request: Request, outcome: Outcome, retval: Any,
-            einfo: ExceptionInfo | None) -> Outcome:
-    """Handlers, signals, logs, mails and follow-ups for `outcome`, in Celery's order."""
+def _finish(
+    task: Any,
+    message: Message,
+    request: Request,
+    outcome: Outcome,
+    retval: Any,
+    einfo: ExceptionInfo | None,
+    worker: str,
+    runtime: float,
+) -> Outcome:
+    """Handlers, signals, logs, mails and errbacks for `outcome`, in Celery's order."""
     args, kwargs = tuple(message.args), dict(message.kwargs)
-    state = outcome.state
+    task_id, state, who = message.id, outcome.state, worker or "-"
     if state == states.SUCCESS:
-        _call_handler(task, "on_success", retval, message.id, args, kwargs)
+        logger.info(
+            "task id=%s name=%s state=%s worker=%s runtime=%.3f",
+            task_id,
+            message.name,
+            state,
+            who,
+            runtime,
+        )
+        _call_handler(task, task_id, "on_success", retval, task_id, args, kwargs)
         _send(signals.task_success, sender=task, result=retval)
-        outcome = replace(outcome, follow_ups=_follow_ups(message, retval))
-        logger.info("task id=%s name=%s state=%s", message.id, message.name, state)
-    elif state == states.RETRY:
-        _call_handler(task, "on_retry", einfo.exception, message.id, args, kwargs, einfo)
-        _send(signals.task_retry, sender=task, request=request, reason=einfo.exception,
-              einfo=einfo)
-        logger.info("task id=%s name=%s state=%s retries=%d eta=%s reason=%r", message.id,
-                    message.name, state, outcome.retries, outcome.eta, einfo.exception)
+        _call_handler(task, task_id, "after_return", state, retval, task_id, args, kwargs, None)
     elif state == states.FAILURE:
         exc = einfo.exception
-        _call_handler(task, "on_failure", exc, message.id, args, kwargs, einfo)
-        _send(signals.task_failure, sender=task, task_id=message.id, exception=exc, args=args,
-              kwargs=kwargs, traceback=exc.__traceback__, einfo=einfo)
         expected = isinstance(exc, task.options.throws)
         if expected:
-            logger.info("task id=%s name=%s state=%s exc=%r", message.id, message.name, state,
-                        exc)
+            logger.info(
+                "task id=%s name=%s state=%s worker=%s runtime=%.3f exc=%s",
+                task_id,
+                message.name,
+                state,
+                who,
+                runtime,
+                _safe_repr(exc),
+            )
         else:
-            logger.error("task id=%s name=%s state=%s exc=%r", message.id, message.name, state,
-                         exc, exc_info=exc)
-            if task.options.send_error_emails:
-                _mail_admins(task, message, einfo)
+            logger.error(
+                "task id=%s name=%s state=%s worker=%s runtime=%.3f exc=%s",
+                task_id,
+                message.name,
+                state,
+                who,
+                runtime,
+                _safe_repr(exc),
+                exc_info=exc,
+            )
+        _call_handler(task, task_id, "on_failure", exc, task_id, args, kwargs, einfo)
+        _send(
+            signals.task_failure,
+            sender=task,
+            task_id=task_id,
+            exception=exc,
+            args=args,
+            kwargs=kwargs,
+            traceback=exc.__traceback__,
+            einfo=einfo,
+        )
+        if not expected and task.options.send_error_emails:
+            _mail_admins(task, message, request, einfo)
+        _call_handler(task, task_id, "after_return", state, exc, task_id, args, kwargs, einfo)
         outcome = replace(outcome, follow_ups=_errbacks(message))
+    elif state == states.RETRY:
+        reason = einfo.exception
+        logger.info(
+            "task id=%s name=%s state=%s worker=%s runtime=%.3f retries=%d eta=%s exc=%s",
+            task_id,
+            message.name,
+            state,
+            who,
+            runtime,
+            outcome.retries,
+            outcome.eta.isoformat() if outcome.eta else "-",
+            _safe_repr(reason),
+        )
+        raised = _retry_of(reason)
+        _call_handler(task, task_id, "on_retry", reason, task_id, args, kwargs, einfo)
+        _send(signals.task_retry, sender=task, request=request, reason=raised, einfo=einfo)
     else:
-        logger.info("task id=%s name=%s state=%s", message.id, message.name, state)
-    status = outcome.state
-    ret = retval if einfo is None else einfo.exception
-    _call_handler(task, "after_return", status, ret, message.id, args, kwargs, einfo)
+        extra = f" reason={outcome.exc_message}" if outcome.exc_message else ""
+        logger.info(
+            "task id=%s name=%s state=%s worker=%s runtime=%.3f%s",
+            task_id,
+            message.name,
+            state,
+            who,
+            runtime,
+            extra,
+        )
     return outcome
 
 
-def _mail_admins(task: Any, message: Message, einfo: ExceptionInfo) -> None:
+def _retry_of(reason: BaseException) -> BaseException:
+    """The ``Retry`` that carried `reason` (what Celery's task_retry signal sends)."""
+    return reason if isinstance(reason, Retry) else Retry(exc=reason)
+
+
+def _mail_admins(task: Any, message: Message, request: Request, einfo: ExceptionInfo) -> None:
+    """Celery's error e-mail, through Django's ``mail_admins`` (ADMINS, SERVER_EMAIL)."""
     from django.core.mail import mail_admins
 
     exc = einfo.exception
-    subject = f"[django_tasks] Task {task.name} ({message.id}): {type(exc).__name__}: {exc}"
+    hostname = request.hostname or socket.gethostname()
+    subject = f"[django_tasks@{hostname}] Error: Task {task.name} ({message.id}): {_safe_repr(exc)}"
     body = (
-        f"Task {task.name} with id {message.id} raised exception:\n{exc!r}\n\n"
+        f"Task {task.name} with id {message.id} raised exception:\n{_safe_repr(exc)}\n\n\n"
         f"Task was called with args: {list(message.args)!r} kwargs: {message.kwargs!r}.\n\n"
-        f"The contents of the full traceback was:\n\n{einfo.traceback}"
+        f"The contents of the full traceback was:\n\n{einfo.traceback}\n\n"
+        f"-- \nJust to let you know,\ndjango_tasks at {hostname}."
     )
     try:
-        mail_admins(subject[:200].replace("\n", " "), body, fail_silently=False)
+        mail_admins(" ".join(subject.split())[:200], body, fail_silently=False)
     except Exception:
-        logger.error("task id=%s name=%s error-mail failed", message.id, task.name,
-                     exc_info=True)
+        logger.error("task id=%s name=%s error-mail failed", message.id, task.name, exc_info=True)
 
 
 def _follow_ups(message: Message, retval: Any) -> tuple[Message, ...]:
@@ -261,43 +468,57 @@ def _errbacks(message: Message) -> tuple[Message, ...]:
     # In a chain, a failure runs the errbacks of the rest of the chain too, as Celery does.
     for data in message.options.get("chain") or []:
         errbacks.extend((data.get("options") or {}).get("link_error") or [])
-    return tuple(Signature.from_dict(d).to_message(prepend=(message.id,), **parent)
-                 for d in errbacks)
+    out = []
+    for data in errbacks:
+        try:
+            out.append(Signature.from_dict(data).to_message(prepend=(message.id,), **parent))
+        except Exception:
+            logger.error(
+                "task id=%s name=%s errback=%s cannot be sent",
+                message.id,
+                message.name,
+                data.get("task"),
+                exc_info=True,
+            )
+    return tuple(out)
 
 
 # -- eager ------------------------------------------------------------------------------------
 
 
-def apply_eagerly(task: Any, args: tuple, kwargs: dict, *, task_id: str | None = None,
-                  retries: int = 0, throw: bool | None = None, link: Any = None,
-                  link_error: Any = None, **options: Any):
-    """Run `task` here as a worker would; follow retries and chains; return an EagerResult."""
+def apply_eagerly(task: Any, message: Message, *, throw: bool | None = None):
+    """Run `message` here as a worker would; follow retries and chains; return an EagerResult."""
+    from .app import app
     from .result import EagerResult
 
-    message = task._message(args, kwargs, task_id=task_id or str(uuid.uuid4()), link=link,
-                            link_error=link_error, **options)
-    message = replace(message, retries=retries)
     propagate = conf.get("EAGER_PROPAGATES") if throw is None else throw
     while True:
         request = request_for(message, hostname=None, eager=True, using=None, stored=False)
-        outcome = trace(task, message, request)
+        outcome = trace(task, message, request, worker="")
         if outcome.state != states.RETRY:
             break
-        message = replace(message, retries=outcome.retries,
-                          args=outcome.args if outcome.args is not None else message.args,
-                          kwargs=outcome.kwargs if outcome.kwargs is not None else message.kwargs)
+        # Celery runs an eager task's retry at once, without waiting for its countdown.
+        message = replace(
+            message,
+            retries=outcome.retries,
+            args=outcome.args if outcome.args is not None else message.args,
+            kwargs=outcome.kwargs if outcome.kwargs is not None else message.kwargs,
+            queue=outcome.queue or message.queue,
+            priority=message.priority if outcome.priority is None else outcome.priority,
+        )
     result = EagerResult(message.id, outcome, task_name=task.name)
     if propagate and outcome.state == states.FAILURE:
         result.maybe_throw()
     for follow in outcome.follow_ups:
-        from .app import app
-
-        nxt = app.tasks[follow.name]
-        sub = apply_eagerly(nxt, follow.args, follow.kwargs, task_id=follow.id, throw=throw,
-                            **{k: v for k, v in follow.options.items()
-                               if k in ("chain", "link", "link_error", "parent_id", "root_id",
-                                        "group_id")})
-        result.children.append(sub)
+        try:
+            nxt = app.tasks[follow.name]
+        except NotRegistered:
+            logger.error(
+                "task id=%s name=%s follow-up %s is not registered here",
+                message.id,
+                message.name,
+                follow.name,
+            )
+            continue
+        result.children.append(apply_eagerly(nxt, follow, throw=throw))
     return result
-
-
