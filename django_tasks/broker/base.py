@@ -169,10 +169,30 @@ class Broker:
                     follow_ups.extend(o.follow_ups)
                     if self._keeps_attempt(o):
                         attempts.append(self._attempt(o))
-            if attempts:
-                TaskAttempt.objects.using(self.using).bulk_create(attempts)
+            self._save_attempts(attempts)
             if follow_ups:
                 self.enqueue(follow_ups)
+
+    def _save_attempts(self, attempts: list) -> None:
+        """
+        Insert attempt rows numbered after the task's earlier attempts (one query), so a
+        task requeued from the admin goes on counting instead of starting again at 1.
+        """
+        from django.db.models import Max
+
+        from ..models import TaskAttempt
+
+        if not attempts:
+            return
+        latest = dict(
+            TaskAttempt.objects.using(self.using)
+            .filter(task_id__in={a.task_id for a in attempts})
+            .values("task_id").annotate(n=Max("number")).values_list("task_id", "n")
+        )
+        for a in attempts:
+            a.number = max(a.number, latest.get(a.task_id, 0) + 1)
+            latest[a.task_id] = a.number
+        TaskAttempt.objects.using(self.using).bulk_create(attempts)
 
     @staticmethod
     def _keeps_attempt(o: Outcome) -> bool:
@@ -243,11 +263,11 @@ class Broker:
                 return False
             qs.update(state=states.FAILURE, exc_type=exc_type, exc_message=message,
                       traceback=traceback, done_at=now, result=None)
-            self._attempt(Outcome(
+            self._save_attempts([self._attempt(Outcome(
                 id=task_id, state=states.FAILURE, exc_type=exc_type, exc_message=message,
                 traceback=traceback, retries=row.retries, started_at=row.started_at,
                 finished_at=now, worker=row.worker,
-            )).save(using=self.using)
+            ))])
         return True
 
     # -- operator verbs ------------------------------------------------------------------------
@@ -423,7 +443,7 @@ class Broker:
                     HELD, id__in=[i for i, _, _ in lost], worker=worker
                 ).update(state=states.FAILURE, exc_type=_LOST, done_at=now, result=None,
                          exc_message=message, traceback="")
-                TaskAttempt.objects.using(self.using).bulk_create([
+                self._save_attempts([
                     TaskAttempt(task_id=i, number=r + 1, state=states.FAILURE, worker=worker,
                                 started_at=s, finished_at=now, exc_type=_LOST,
                                 exc_message=message)

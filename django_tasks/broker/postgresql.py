@@ -201,11 +201,7 @@ class PostgreSQLBroker(Broker):
                 with self.connection.wrap_database_errors:
                     changed = {r[0] for r in cursor.fetchall()}
                 kept = [o for o in final if o.id in changed]
-                attempts = [self._attempt(o) for o in kept if self._keeps_attempt(o)]
-                if attempts:
-                    from ..models import TaskAttempt
-
-                    TaskAttempt.objects.using(self.using).bulk_create(attempts)
+                self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
                 follow_ups = [m for o in kept for m in o.follow_ups]
                 if follow_ups:
                     self.enqueue(follow_ups)

@@ -220,3 +220,13 @@ def test_the_claim_query_is_served_by_the_partial_claim_index():
                                             "worker": "w", "first_seq": 0})
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "dt_claimable" in plan
+
+
+def test_attempts_go_on_counting_after_a_requeue(broker):
+    TaskMessageFactory(id="a")
+    for _ in range(2):
+        broker.claim("w1", ["default"], limit=1)
+        broker.finish("w1", [Outcome(id="a", state=states.FAILURE, exc_type="ValueError")])
+        broker.requeue(["a"])
+    numbers = list(TaskAttempt.objects.filter(task_id="a").values_list("number", flat=True))
+    assert numbers == [1, 2]
