@@ -146,7 +146,7 @@ class Broker:
         links) are enqueued in the same transaction, so a crash never drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
         """
-        from ..models import TaskAttempt, TaskMessage
+        from ..models import TaskMessage
 
         if not outcomes:
             return
