@@ -649,13 +649,31 @@ class Task:
         from .result import AsyncResult
 
         _check_call_options(self.name, "enqueue_many()", options, CALL_OPTIONS)
-        messages = []
+        if options.get("task_id"):
+            raise TypeError(f"Task {self.name!r}: enqueue_many() gives each call its own id; "
+                            "task_id is not an option here.")
+        messages: list[Message] = []
+        first: Message | None = None
+        typing, names = self.options.typing, self._param_names()
         for call in calls:
             if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict):
-                args, kwargs = call
+                args, kwargs = tuple(call[0]), dict(call[1])
             else:
-                args, kwargs = call, {}
-            messages.append(self._message(tuple(args), dict(kwargs), **options))
+                args, kwargs = tuple(call), {}
+            if first is None:
+                # The options are the same for every call: checked and resolved once.
+                first = self._message(args, kwargs, **options)
+                messages.append(first)
+                continue
+            if typing:
+                self._check_signature(args, kwargs)
+            wire_args, wire_kwargs = encode_call(self.name, args, kwargs, names)
+            messages.append(Message(
+                id=str(uuid.uuid4()), name=first.name, args=tuple(wire_args),
+                kwargs=wire_kwargs, queue=first.queue, priority=first.priority,
+                retries=first.retries, eta=first.eta, expires=first.expires,
+                options=first.options,
+            ))
         using = options.get("using") or conf.get("DATABASE")
         send_many(messages, using, on_commit)
         return [AsyncResult(m.id, task_name=self.name, using=using) for m in messages]

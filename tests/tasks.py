@@ -72,8 +72,9 @@ def reject_me(self, requeue: bool = False):
 
 
 @app.task
-def record(key: str) -> str:
+def record(key: str, seconds: float = 0.0) -> str:
     """Insert `key` into tests_execution: a unique key proves no task runs twice."""
+    time.sleep(seconds)
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
     return key

@@ -40,6 +40,15 @@ ENQUEUE = f"""
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
 
+# enqueue many: COPY for large batches (several times faster than INSERT for thousands of
+# rows); the nullable columns left out are NULL.
+COPY_THRESHOLD = 500
+COPY = f"""
+    COPY {TABLE} (id, name, queue, priority, args, kwargs, run_at, eta, expires, retries,
+                  max_retries, acks_late, options, parent_id, group_id, created_at, state,
+                  redelivered, exc_type, exc_message, traceback, worker)
+    FROM STDIN"""
+
 # enqueue one: the same for a single row, as VALUES (cheaper to run than unnest).
 ENQUEUE_ONE = f"""
     WITH ins AS (
@@ -148,19 +157,48 @@ class PostgreSQLBroker(Broker):
                 o.get("group_id") or "",
             )).close()
             return
-        for start in range(0, len(messages), self.insert_batch_size):
-            batch = messages[start:start + self.insert_batch_size]
-            columns: list[list[Any]] = [[] for _ in range(14)]
-            for m in batch:
-                o = m.options
-                for col, value in zip(columns, (
-                    m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
-                    json.dumps(m.kwargs), m.eta, m.expires, m.retries, o.get("max_retries"),
-                    bool(o.get("acks_late")), json.dumps(o), o.get("parent_id") or "",
-                    o.get("group_id") or "",
-                ), strict=True):
-                    col.append(value)
-            self._execute(ENQUEUE, columns).close()
+        if len(messages) < COPY_THRESHOLD:
+            for start in range(0, len(messages), self.insert_batch_size):
+                batch = messages[start:start + self.insert_batch_size]
+                columns: list[list[Any]] = [[] for _ in range(14)]
+                for m in batch:
+                    o = m.options
+                    for col, value in zip(columns, (
+                        m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
+                        json.dumps(m.kwargs), m.eta, m.expires, m.retries,
+                        o.get("max_retries"), bool(o.get("acks_late")), json.dumps(o),
+                        o.get("parent_id") or "", o.get("group_id") or "",
+                    ), strict=True):
+                        col.append(value)
+                self._execute(ENQUEUE, columns).close()
+            return
+        self._copy(messages)
+
+    def _copy(self, messages: Sequence[Message]) -> None:
+        """
+        Write many rows with COPY, then NOTIFY each queue, in one transaction.
+
+        COPY cannot call now(): the rows take the transaction's now() (one clock), read first
+        in the same transaction, so they are due exactly as an INSERT would make them.
+        """
+        dumps = json.dumps
+        with transaction.atomic(using=self.using):
+            now = self._execute("SELECT now()", ()).fetchone()[0]
+            connection = self.connection
+            with connection.wrap_database_errors:
+                cursor = connection.connection.cursor()
+                with cursor.copy(COPY) as copy:
+                    for m in messages:
+                        o = m.options
+                        copy.write_row((
+                            m.id, m.name, m.queue, m.priority, dumps(list(m.args)),
+                            dumps(m.kwargs), m.eta or now, m.eta, m.expires, m.retries,
+                            o.get("max_retries"), bool(o.get("acks_late")), dumps(o),
+                            o.get("parent_id") or "", o.get("group_id") or "", now,
+                            "PENDING", False, "", "", "", "",
+                        ))
+            for queue in sorted({m.queue for m in messages}):
+                self._execute(f"SELECT pg_notify('{CHANNEL}', %s)", (queue,)).close()
 
     def claim(self, worker: str, queues: Sequence[str], limit: int,
               first_seq: int = 0) -> list[Message]:

@@ -47,8 +47,9 @@ def _failures() -> Counter:
 def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(
     runtasks, wait_for
 ):
-    early = tasks.record.enqueue_many([((f"e{i}",), {}) for i in range(2500)])
-    late = tasks.record_late.enqueue_many([((f"l{i}",), {}) for i in range(2500)])
+    # A few milliseconds per body keep the drain long enough for several kills.
+    early = tasks.record.enqueue_many([((f"e{i}", 0.003), {}) for i in range(2500)])
+    late = tasks.record_late.enqueue_many([((f"l{i}", 0.003), {}) for i in range(2500)])
     workers = [runtasks("-c", "2"), runtasks("-c", "2")]
     kills = 0
     deadline = time.monotonic() + 50
