@@ -29,6 +29,8 @@ NOT_HELD = (*states.CLAIMABLE_STATES, *states.READY_STATES)
 HELD = ~Q(state__in=NOT_HELD)
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
+#: Outcomes a vendor may write for a whole batch in one statement.
+FINAL_STATES = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED, states.REJECTED})
 
 
 class Broker:
@@ -146,32 +148,40 @@ class Broker:
         links) are enqueued in the same transaction, so a crash never drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
         """
-        from ..models import TaskMessage
-
         if not outcomes:
             return
         with transaction.atomic(using=self.using):
-            follow_ups: list[Message] = []
-            attempts = []
-            for o in outcomes:
-                fields = self._outcome_fields(o)
-                qs = TaskMessage.objects.using(self.using).filter(HELD, id=o.id, worker=worker)
-                if o.state == states.IGNORED:
-                    n = qs.filter(state__in=states.HELD_STATES).update(**fields)
-                    if not n:
-                        # A state the task set itself (update_state) stays, with its meta:
-                        # Ignore records nothing further. The row is let go of, so no
-                        # recovery of this worker ever turns it into WorkerLostError.
-                        n = qs.update(worker="", done_at=fields["done_at"])
-                else:
-                    n = qs.update(**fields)
-                if n:
-                    follow_ups.extend(o.follow_ups)
-                    if self._keeps_attempt(o):
-                        attempts.append(self._attempt(o))
-            self._save_attempts(attempts)
+            final = [o for o in outcomes if o.state in FINAL_STATES]
+            changed = self._record_final(worker, final) if final else set()
+            kept = [o for o in final if o.id in changed]
+            kept += [o for o in outcomes if o.state not in FINAL_STATES
+                     and self._record_one(worker, o)]
+            self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
+            follow_ups = [m for o in kept for m in o.follow_ups]
             if follow_ups:
                 self.enqueue(follow_ups)
+
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+        """
+        Write final outcomes (SUCCESS, FAILURE, REVOKED, REJECTED) of rows `worker` still
+        holds; return the ids written. Vendors replace this with one statement per batch.
+        """
+        return {o.id for o in outcomes if self._record_one(worker, o)}
+
+    def _record_one(self, worker: str, o: Outcome) -> bool:
+        """Write one outcome of a row `worker` still holds; say whether it was."""
+        from ..models import TaskMessage
+
+        fields = self._outcome_fields(o)
+        qs = TaskMessage.objects.using(self.using).filter(HELD, id=o.id, worker=worker)
+        if o.state == states.IGNORED:
+            if qs.filter(state__in=states.HELD_STATES).update(**fields):
+                return True
+            # A state the task set itself (update_state) stays, with its meta: Ignore
+            # records nothing further. The row is let go of, so no recovery of this worker
+            # ever turns it into WorkerLostError.
+            return bool(qs.update(worker="", done_at=fields["done_at"]))
+        return bool(qs.update(**fields))
 
     def _save_attempts(self, attempts: list) -> None:
         """

@@ -64,7 +64,9 @@ ENQUEUE_ONE = f"""
 # claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in the order the
 # worker will run them. Safe with concurrent workers: SKIP LOCKED hands each row to one
 # claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The partial
-# index dt_claimable serves the WHERE and ORDER BY whatever the size of the finished history.
+# index dt_claimable serves the WHERE and ORDER BY whatever the size of the finished history;
+# "id = ANY(ARRAY(...))" makes the UPDATE find its rows by primary key (without it the
+# planner may hash-join the whole table against the batch on small and mid-size tables).
 CLAIM = f"""
     WITH ready AS MATERIALIZED (
         SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
@@ -78,7 +80,7 @@ CLAIM = f"""
        SET state = 'RECEIVED', worker = %(worker)s, reserved_at = now(), started_at = NULL,
            claim_seq = %(first_seq)s + ready.rn
       FROM ready
-     WHERE t.id = ready.id
+     WHERE t.id = ready.id AND t.id = ANY(ARRAY(SELECT id FROM ready))
     RETURNING t.id, t.name, t.args::text, t.kwargs::text, t.queue, t.priority, t.retries,
               t.eta, t.expires, t.options::text, t.redelivered, t.claim_seq,
               (t.expires IS NOT NULL AND t.expires <= now())"""
@@ -119,7 +121,6 @@ NEXT_DUE = f"""
 # row, whatever the size of the table (COUNT(*) reads every row).
 ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
 
-_BATCH_FINAL = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED, states.REJECTED})
 
 
 class PostgreSQLBroker(Broker):
@@ -222,29 +223,16 @@ class PostgreSQLBroker(Broker):
         with self.connection.wrap_database_errors:
             return cursor.fetchone() is not None
 
-    def finish(self, worker: str, outcomes: Sequence[Outcome]) -> None:
-        if not outcomes:
-            return
-        final = [o for o in outcomes if o.state in _BATCH_FINAL]
-        others = [o for o in outcomes if o.state not in _BATCH_FINAL]
-        with transaction.atomic(using=self.using):
-            if final:
-                rows = json.dumps([
-                    {"id": o.id, "state": o.state, "result": o.result, "exc_type": o.exc_type,
-                     "exc_message": o.exc_message, "traceback": o.traceback,
-                     "started_at": o.started_at.isoformat() if o.started_at else None}
-                    for o in final
-                ])
-                cursor = self._execute(FINISH, {"rows": rows, "worker": worker})
-                with self.connection.wrap_database_errors:
-                    changed = {r[0] for r in cursor.fetchall()}
-                kept = [o for o in final if o.id in changed]
-                self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
-                follow_ups = [m for o in kept for m in o.follow_ups]
-                if follow_ups:
-                    self.enqueue(follow_ups)
-            if others:
-                super().finish(worker, others)
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+        rows = json.dumps([
+            {"id": o.id, "state": o.state, "result": o.result, "exc_type": o.exc_type,
+             "exc_message": o.exc_message, "traceback": o.traceback,
+             "started_at": o.started_at.isoformat() if o.started_at else None}
+            for o in outcomes
+        ])
+        cursor = self._execute(FINISH, {"rows": rows, "worker": worker})
+        with self.connection.wrap_database_errors:
+            return {r[0] for r in cursor.fetchall()}
 
     def _wake(self) -> None:
         with self.connection.cursor() as cursor:

@@ -9,8 +9,8 @@ from datetime import UTC
 from django.conf import settings
 from django.utils import timezone
 
-from ..message import Message
-from .base import Broker
+from ..message import Message, Outcome
+from .base import NOT_HELD, Broker
 
 TABLE = "django_tasks_taskmessage"
 
@@ -33,8 +33,57 @@ CLAIM = f"""
               redelivered, claim_seq"""
 
 
+_NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
+
+# finish (final states), one row per statement in one transaction (no network here, the
+# statements are cheap): held -> SUCCESS/FAILURE/REVOKED/REJECTED. States are literals so
+# SQLite can use the partial indexes; a row no longer held by this worker is left alone.
+FINISH = f"""
+    UPDATE {TABLE}
+       SET state = %s, result = %s, exc_type = %s, exc_message = %s, traceback = %s,
+           done_at = %s, started_at = COALESCE(started_at, %s)
+     WHERE id = %s AND worker = %s AND state NOT IN ({_NOT_HELD_SQL})
+    RETURNING id"""
+
+# seconds until due: states as literals, so the partial claim index serves it (a bound
+# "state IN (?, ?)" cannot match a partial index in SQLite: that scanned the whole table).
+NEXT_DUE = f"""
+    SELECT min(run_at) FROM {TABLE}
+     WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}})"""
+
+ORPHANS = f"""
+    SELECT DISTINCT worker FROM {TABLE}
+     WHERE state NOT IN ({_NOT_HELD_SQL}) AND worker <> ''
+       AND worker NOT IN (SELECT name FROM django_tasks_worker)"""
+
+
 class SQLiteBroker(Broker):
     insert_batch_size = 200
+
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+        adapt = self.connection.ops.adapt_datetimefield_value
+        now = adapt(timezone.now())
+        changed = set()
+        with self.connection.cursor() as cursor:
+            for o in outcomes:
+                cursor.execute(FINISH, [
+                    o.state, None if o.result is None else json.dumps(o.result), o.exc_type,
+                    o.exc_message, o.traceback, now, adapt(o.started_at), o.id, worker,
+                ])
+                if cursor.fetchone() is not None:
+                    changed.add(o.id)
+        return changed
+
+    def seconds_until_due(self, queues: Sequence[str]) -> float | None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(NEXT_DUE.format(queues=", ".join(["%s"] * len(queues))), list(queues))
+            first = self._datetime(cursor.fetchone()[0])
+        return None if first is None else (first - timezone.now()).total_seconds()
+
+    def orphan_holders(self) -> list[str]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(ORPHANS)
+            return [r[0] for r in cursor.fetchall()]
 
     def claim(self, worker: str, queues: Sequence[str], limit: int,
               first_seq: int = 0) -> list[Message]:
@@ -84,11 +133,11 @@ class DataVersionWatcher:
     Wake an idle worker when another connection commits to the database file.
 
     ``PRAGMA data_version`` changes whenever another connection commits; reading it costs
-    no disk I/O (it is in the shared WAL index), so checking it every 20 ms gives SQLite
+    no disk I/O (it is in the shared WAL index), so checking it every 50 ms gives SQLite
     workers a wake-up within milliseconds without polling the queue table.
     """
 
-    INTERVAL = 0.02
+    INTERVAL = 0.05
 
     def __init__(self, path: str) -> None:
         import sqlite3
