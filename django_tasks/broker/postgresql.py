@@ -9,7 +9,6 @@ from typing import Any
 
 from django.db import transaction
 
-from .. import states
 from ..message import Message, Outcome
 from .base import NOT_HELD, Broker
 
