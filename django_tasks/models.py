@@ -75,7 +75,8 @@ class TaskMessage(models.Model):
         indexes = [
             # The claim's WHERE and ORDER BY: costs the same beside millions of finished rows.
             models.Index(
-                fields=["-priority", "run_at"], name="dt_claimable",
+                fields=["-priority", "run_at"],
+                name="dt_claimable",
                 condition=Q(state__in=states.CLAIMABLE_STATES),
             ),
             # Recovery of a dead worker's rows.
@@ -83,8 +84,9 @@ class TaskMessage(models.Model):
             # The admin's newest-first list; pruning by age (done_at >= created_at).
             models.Index(fields=["-created_at"], name="dt_created"),
             # The admin's "failed" filter and the dashboard's recent failures.
-            models.Index(fields=["-created_at"], name="dt_failed",
-                         condition=Q(state=states.FAILURE)),
+            models.Index(
+                fields=["-created_at"], name="dt_failed", condition=Q(state=states.FAILURE)
+            ),
             # Chains and groups: only their members have entries.
             models.Index(fields=["parent_id"], name="dt_parent", condition=~Q(parent_id="")),
             models.Index(fields=["group_id"], name="dt_group", condition=~Q(group_id="")),

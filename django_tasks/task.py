@@ -650,8 +650,10 @@ class Task:
 
         _check_call_options(self.name, "enqueue_many()", options, CALL_OPTIONS)
         if options.get("task_id"):
-            raise TypeError(f"Task {self.name!r}: enqueue_many() gives each call its own id; "
-                            "task_id is not an option here.")
+            raise TypeError(
+                f"Task {self.name!r}: enqueue_many() gives each call its own id; "
+                "task_id is not an option here."
+            )
         messages: list[Message] = []
         first: Message | None = None
         typing, names = self.options.typing, self._param_names()
@@ -668,12 +670,20 @@ class Task:
             if typing:
                 self._check_signature(args, kwargs)
             wire_args, wire_kwargs = encode_call(self.name, args, kwargs, names)
-            messages.append(Message(
-                id=str(uuid.uuid4()), name=first.name, args=tuple(wire_args),
-                kwargs=wire_kwargs, queue=first.queue, priority=first.priority,
-                retries=first.retries, eta=first.eta, expires=first.expires,
-                options=first.options,
-            ))
+            messages.append(
+                Message(
+                    id=str(uuid.uuid4()),
+                    name=first.name,
+                    args=tuple(wire_args),
+                    kwargs=wire_kwargs,
+                    queue=first.queue,
+                    priority=first.priority,
+                    retries=first.retries,
+                    eta=first.eta,
+                    expires=first.expires,
+                    options=first.options,
+                )
+            )
         using = options.get("using") or conf.get("DATABASE")
         send_many(messages, using, on_commit)
         return [AsyncResult(m.id, task_name=self.name, using=using) for m in messages]

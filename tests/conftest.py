@@ -49,14 +49,18 @@ def _require_postgresql() -> None:
         import environ
 
         params = environ.Env.db_url_config(url)
-        psycopg.connect(host=params["HOST"] or None, port=params["PORT"] or None,
-                        user=params["USER"] or None, password=params["PASSWORD"] or None,
-                        dbname="postgres", connect_timeout=5).close()
+        psycopg.connect(
+            host=params["HOST"] or None,
+            port=params["PORT"] or None,
+            user=params["USER"] or None,
+            password=params["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=5,
+        ).close()
     except Exception as exc:
         message = f"PostgreSQL at {url} cannot be reached: {exc}"
         if os.environ.get("CI") == "true":
-            pytest.exit(f"FAILED: {message} (CI=true: this is a failure, not a skip)",
-                        returncode=3)
+            pytest.exit(f"FAILED: {message} (CI=true: this is a failure, not a skip)", returncode=3)
         sys.stderr.write("\n" + "!" * 78 + f"\n!! {message}\n" + "!" * 78 + "\n")
         pytest.exit(message, returncode=3)
 
@@ -98,9 +102,18 @@ class WorkerProcess:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runtasks", "--settings",
-             "tests.settings", *args],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "runtasks",
+                "--settings",
+                "tests.settings",
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.pid = self.proc.pid
@@ -154,15 +167,25 @@ def runtasks(request):
     LOGS.mkdir(parents=True, exist_ok=True)
 
     def start(*args: str, env: dict[str, str] | None = None, wait_ready: bool = True):
-        full_env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
+        full_env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
         log = LOGS / f"{request.node.name[:80]}-{len(started)}.log"
         worker = WorkerProcess(args, full_env, log)
         started.append(worker)
         if wait_ready and "--burst" not in args:
-            _wait_until(lambda: "event=child-start" in worker.output()
-                        or "event=start" in worker.output() and "pool=prefork" not in
-                        worker.output() or worker.poll() is not None, 30)
+            _wait_until(
+                lambda: (
+                    "event=child-start" in worker.output()
+                    or "event=start" in worker.output()
+                    and "pool=prefork" not in worker.output()
+                    or worker.poll() is not None
+                ),
+                30,
+            )
         return worker
 
     yield start

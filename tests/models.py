@@ -11,6 +11,9 @@ class Execution(models.Model):
     class Meta:
         db_table = "tests_execution"
 
+    def __str__(self) -> str:
+        return self.key
+
 
 class Start(models.Model):
     """One row per task body start (may repeat when a task is redelivered)."""
@@ -19,3 +22,6 @@ class Start(models.Model):
 
     class Meta:
         db_table = "tests_start"
+
+    def __str__(self) -> str:
+        return self.key

@@ -46,10 +46,17 @@ def flaky(self, failures: int):
 def context(self, *args, **kwargs):
     r = self.request
     return {
-        "id": r.id, "task": r.task, "args": list(r.args), "kwargs": r.kwargs,
-        "retries": r.retries, "is_eager": r.is_eager, "hostname": r.hostname,
-        "delivery_info": r.delivery_info, "called_directly": r.called_directly,
-        "eta": r.eta.isoformat() if r.eta else None, "pid": os.getpid(),
+        "id": r.id,
+        "task": r.task,
+        "args": list(r.args),
+        "kwargs": r.kwargs,
+        "retries": r.retries,
+        "is_eager": r.is_eager,
+        "hostname": r.hostname,
+        "delivery_info": r.delivery_info,
+        "called_directly": r.called_directly,
+        "eta": r.eta.isoformat() if r.eta else None,
+        "pid": os.getpid(),
     }
 
 
@@ -87,8 +94,9 @@ def record_late(key: str, seconds: float = 0.0) -> str:
         cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
     time.sleep(seconds)
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s) ON CONFLICT DO NOTHING",
-                       [key])
+        cursor.execute(
+            "INSERT INTO tests_execution (key) VALUES (%s) ON CONFLICT DO NOTHING", [key]
+        )
     return key
 
 
@@ -121,7 +129,7 @@ def crash():
 
 @app.task
 def say(text: str) -> str:
-    print(text)
+    print(text)  # noqa: T201 - the REDIRECT_STDOUTS tests need a task that prints
     return text
 
 

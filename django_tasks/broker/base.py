@@ -70,18 +70,30 @@ class Broker:
         from ..models import TaskMessage
 
         return TaskMessage(
-            id=m.id, name=m.name, queue=m.queue, priority=m.priority, args=list(m.args),
-            kwargs=m.kwargs, state=states.PENDING, run_at=m.eta or now, eta=m.eta,
-            expires=m.expires, retries=m.retries, max_retries=m.options.get("max_retries"),
-            acks_late=bool(m.options.get("acks_late")), options=m.options,
-            parent_id=m.options.get("parent_id") or "", group_id=m.options.get("group_id") or "",
+            id=m.id,
+            name=m.name,
+            queue=m.queue,
+            priority=m.priority,
+            args=list(m.args),
+            kwargs=m.kwargs,
+            state=states.PENDING,
+            run_at=m.eta or now,
+            eta=m.eta,
+            expires=m.expires,
+            retries=m.retries,
+            max_retries=m.options.get("max_retries"),
+            acks_late=bool(m.options.get("acks_late")),
+            options=m.options,
+            parent_id=m.options.get("parent_id") or "",
+            group_id=m.options.get("group_id") or "",
             created_at=now,
         )
 
     # -- claim and ack -------------------------------------------------------------------------
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int,
-              first_seq: int = 0) -> list[Message]:
+    def claim(
+        self, worker: str, queues: Sequence[str], limit: int, first_seq: int = 0
+    ) -> list[Message]:
         """
         Reserve up to `limit` ready messages from `queues` for `worker`.
 
@@ -96,17 +108,24 @@ class Broker:
             qs = (
                 TaskMessage.objects.using(self.using)
                 .select_for_update(skip_locked=self.supports_skip_locked)
-                .filter(state__in=states.CLAIMABLE_STATES, queue__in=list(queues),
-                        run_at__lte=timezone.now())
+                .filter(
+                    state__in=states.CLAIMABLE_STATES,
+                    queue__in=list(queues),
+                    run_at__lte=timezone.now(),
+                )
                 .order_by("-priority", "run_at")
             )
             ids = list(qs.values_list("id", flat=True)[:limit])
             if not ids:
                 return []
             TaskMessage.objects.using(self.using).filter(id__in=ids).update(
-                state=states.RECEIVED, worker=worker, reserved_at=timezone.now(), started_at=None,
-                claim_seq=Case(*[When(id=i, then=Value(first_seq + n))
-                                 for n, i in enumerate(ids, 1)]),
+                state=states.RECEIVED,
+                worker=worker,
+                reserved_at=timezone.now(),
+                started_at=None,
+                claim_seq=Case(
+                    *[When(id=i, then=Value(first_seq + n)) for n, i in enumerate(ids, 1)]
+                ),
             )
             rows = TaskMessage.objects.using(self.using).filter(id__in=ids).order_by("claim_seq")
             return [self._message(r) for r in rows]
@@ -115,10 +134,18 @@ class Broker:
     def _message(row) -> Message:
         expired = row.expires is not None and row.expires <= timezone.now()
         return Message(
-            id=row.id, name=row.name, args=tuple(row.args or ()), kwargs=row.kwargs or {},
-            queue=row.queue, priority=row.priority, retries=row.retries, eta=row.eta,
-            expires=row.expires, options={**(row.options or {}), "expired": expired},
-            redelivered=row.redelivered, seq=row.claim_seq or 0,
+            id=row.id,
+            name=row.name,
+            args=tuple(row.args or ()),
+            kwargs=row.kwargs or {},
+            queue=row.queue,
+            priority=row.priority,
+            retries=row.retries,
+            eta=row.eta,
+            expires=row.expires,
+            options={**(row.options or {}), "expired": expired},
+            redelivered=row.redelivered,
+            seq=row.claim_seq or 0,
         )
 
     def ack(self, worker: str, message: Message) -> bool:
@@ -131,9 +158,11 @@ class Broker:
         """
         from ..models import TaskMessage
 
-        n = TaskMessage.objects.using(self.using).filter(
-            id=message.id, worker=worker, state=states.RECEIVED
-        ).update(started_at=timezone.now(), state=states.STARTED)
+        n = (
+            TaskMessage.objects.using(self.using)
+            .filter(id=message.id, worker=worker, state=states.RECEIVED)
+            .update(started_at=timezone.now(), state=states.STARTED)
+        )
         return n == 1
 
     # -- outcomes ------------------------------------------------------------------------------
@@ -154,8 +183,9 @@ class Broker:
             final = [o for o in outcomes if o.state in FINAL_STATES]
             changed = self._record_final(worker, final) if final else set()
             kept = [o for o in final if o.id in changed]
-            kept += [o for o in outcomes if o.state not in FINAL_STATES
-                     and self._record_one(worker, o)]
+            kept += [
+                o for o in outcomes if o.state not in FINAL_STATES and self._record_one(worker, o)
+            ]
             self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
             follow_ups = [m for o in kept for m in o.follow_ups]
             if follow_ups:
@@ -197,7 +227,9 @@ class Broker:
         latest = dict(
             TaskAttempt.objects.using(self.using)
             .filter(task_id__in={a.task_id for a in attempts})
-            .values("task_id").annotate(n=Max("number")).values_list("task_id", "n")
+            .values("task_id")
+            .annotate(n=Max("number"))
+            .values_list("task_id", "n")
         )
         for a in attempts:
             a.number = max(a.number, latest.get(a.task_id, 0) + 1)
@@ -213,24 +245,39 @@ class Broker:
         from ..models import TaskAttempt
 
         return TaskAttempt(
-            task_id=o.id, number=(o.retries if o.state != states.RETRY else o.retries - 1) + 1,
-            state=o.state, worker=o.worker, started_at=o.started_at,
-            finished_at=o.finished_at or timezone.now(), exc_type=o.exc_type,
-            exc_message=o.exc_message, traceback=o.traceback,
+            task_id=o.id,
+            number=(o.retries if o.state != states.RETRY else o.retries - 1) + 1,
+            state=o.state,
+            worker=o.worker,
+            started_at=o.started_at,
+            finished_at=o.finished_at or timezone.now(),
+            exc_type=o.exc_type,
+            exc_message=o.exc_message,
+            traceback=o.traceback,
         )
 
     @staticmethod
     def _outcome_fields(o: Outcome) -> dict[str, Any]:
         now = o.finished_at or timezone.now()
         fields: dict[str, Any] = {
-            "state": o.state, "result": o.result, "exc_type": o.exc_type,
-            "exc_message": o.exc_message, "traceback": o.traceback,
-            "started_at": Coalesce(F("started_at"), Value(o.started_at,
-                                                           output_field=DateTimeField())),
+            "state": o.state,
+            "result": o.result,
+            "exc_type": o.exc_type,
+            "exc_message": o.exc_message,
+            "traceback": o.traceback,
+            "started_at": Coalesce(
+                F("started_at"), Value(o.started_at, output_field=DateTimeField())
+            ),
         }
         if o.state == states.RETRY:
-            fields.update(run_at=o.eta or now, retries=o.retries, worker="", started_at=None,
-                          reserved_at=None, eta=o.eta)
+            fields.update(
+                run_at=o.eta or now,
+                retries=o.retries,
+                worker="",
+                started_at=None,
+                reserved_at=None,
+                eta=o.eta,
+            )
             if o.queue:
                 fields["queue"] = o.queue
             if o.priority is not None:
@@ -240,8 +287,9 @@ class Broker:
             if o.kwargs is not None:
                 fields["kwargs"] = o.kwargs
         elif o.state == states.PENDING:
-            fields.update(run_at=now, worker="", started_at=None, reserved_at=None,
-                          redelivered=True)
+            fields.update(
+                run_at=now, worker="", started_at=None, reserved_at=None, redelivered=True
+            )
         else:
             fields["done_at"] = now
         return fields
@@ -251,13 +299,21 @@ class Broker:
         from ..models import TaskMessage
 
         return bool(
-            TaskMessage.objects.using(self.using).filter(HELD, id=task_id).update(
-                state=state, result=meta
-            )
+            TaskMessage.objects.using(self.using)
+            .filter(HELD, id=task_id)
+            .update(state=state, result=meta)
         )
 
-    def fail(self, task_id: str, exc_type: str, message: str, *, worker: str | None = None,
-             traceback: str = "", only_held: bool = True) -> bool:
+    def fail(
+        self,
+        task_id: str,
+        exc_type: str,
+        message: str,
+        *,
+        worker: str | None = None,
+        traceback: str = "",
+        only_held: bool = True,
+    ) -> bool:
         """Held (or any, with ``only_held=False``) -> FAILURE with the given exception."""
         from ..models import TaskMessage
 
@@ -271,13 +327,31 @@ class Broker:
             row = qs.select_for_update().only("id", "retries", "started_at", "worker").first()
             if row is None:
                 return False
-            qs.update(state=states.FAILURE, exc_type=exc_type, exc_message=message,
-                      traceback=traceback, done_at=now, result=None)
-            self._save_attempts([self._attempt(Outcome(
-                id=task_id, state=states.FAILURE, exc_type=exc_type, exc_message=message,
-                traceback=traceback, retries=row.retries, started_at=row.started_at,
-                finished_at=now, worker=row.worker,
-            ))])
+            qs.update(
+                state=states.FAILURE,
+                exc_type=exc_type,
+                exc_message=message,
+                traceback=traceback,
+                done_at=now,
+                result=None,
+            )
+            self._save_attempts(
+                [
+                    self._attempt(
+                        Outcome(
+                            id=task_id,
+                            state=states.FAILURE,
+                            exc_type=exc_type,
+                            exc_message=message,
+                            traceback=traceback,
+                            retries=row.retries,
+                            started_at=row.started_at,
+                            finished_at=now,
+                            worker=row.worker,
+                        )
+                    )
+                ]
+            )
         return True
 
     # -- operator verbs ------------------------------------------------------------------------
@@ -291,11 +365,24 @@ class Broker:
         """
         from ..models import TaskMessage
 
-        n = TaskMessage.objects.using(self.using).filter(
-            id__in=list(ids), state__in=states.READY_STATES
-        ).update(state=states.PENDING, run_at=timezone.now(), eta=None, worker="", result=None,
-                 exc_type="", exc_message="", traceback="", done_at=None, started_at=None,
-                 reserved_at=None, redelivered=False)
+        n = (
+            TaskMessage.objects.using(self.using)
+            .filter(id__in=list(ids), state__in=states.READY_STATES)
+            .update(
+                state=states.PENDING,
+                run_at=timezone.now(),
+                eta=None,
+                worker="",
+                result=None,
+                exc_type="",
+                exc_message="",
+                traceback="",
+                done_at=None,
+                started_at=None,
+                reserved_at=None,
+                redelivered=False,
+            )
+        )
         if n:
             self._wake()
         return n
@@ -304,9 +391,11 @@ class Broker:
         """Waiting (PENDING, RETRY) -> due now (clear the eta). Returns rows changed."""
         from ..models import TaskMessage
 
-        n = TaskMessage.objects.using(self.using).filter(
-            id__in=list(ids), state__in=states.CLAIMABLE_STATES
-        ).update(run_at=timezone.now(), eta=None)
+        n = (
+            TaskMessage.objects.using(self.using)
+            .filter(id__in=list(ids), state__in=states.CLAIMABLE_STATES)
+            .update(run_at=timezone.now(), eta=None)
+        )
         if n:
             self._wake()
         return n
@@ -322,9 +411,12 @@ class Broker:
 
         ids = list(ids)
         now = timezone.now()
-        fields = {"state": states.REVOKED, "done_at": now,
-                  "exc_type": "django_tasks.exceptions.TaskRevokedError",
-                  "exc_message": "revoked"}
+        fields = {
+            "state": states.REVOKED,
+            "done_at": now,
+            "exc_type": "django_tasks.exceptions.TaskRevokedError",
+            "exc_message": "revoked",
+        }
         base = TaskMessage.objects.using(self.using).filter(id__in=ids)
         with transaction.atomic(using=self.using):
             n = base.filter(
@@ -332,9 +424,7 @@ class Broker:
                 | Q(state=states.RECEIVED, started_at__isnull=True)
             ).update(**fields)
             if terminate:
-                n += base.filter(HELD).update(
-                    **{**fields, "exc_message": "terminated"}
-                )
+                n += base.filter(HELD).update(**{**fields, "exc_message": "terminated"})
         return n
 
     def revoked_among(self, ids: Sequence[str]) -> list[str]:
@@ -343,35 +433,53 @@ class Broker:
 
         if not ids:
             return []
-        return list(TaskMessage.objects.using(self.using).filter(
-            id__in=list(ids), state=states.REVOKED
-        ).values_list("id", flat=True))
+        return list(
+            TaskMessage.objects.using(self.using)
+            .filter(id__in=list(ids), state=states.REVOKED)
+            .values_list("id", flat=True)
+        )
 
     def delete_finished(self, ids: Iterable[str]) -> int:
         from ..models import TaskAttempt, TaskMessage
 
         with transaction.atomic(using=self.using):
-            ids = list(TaskMessage.objects.using(self.using).filter(
-                id__in=list(ids), state__in=states.READY_STATES
-            ).values_list("id", flat=True))
-            TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(self.using)
-            return TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(
-                self.using
+            ids = list(
+                TaskMessage.objects.using(self.using)
+                .filter(id__in=list(ids), state__in=states.READY_STATES)
+                .values_list("id", flat=True)
             )
+            TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(self.using)
+            return TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(self.using)
 
     # -- workers: heartbeat and recovery ---------------------------------------------------------
 
-    def register(self, name: str, *, hostname: str, pid: int, supervisor: str = "",
-                 pool: str = "prefork", concurrency: int = 1, queues: Sequence[str] = ()) -> None:
+    def register(
+        self,
+        name: str,
+        *,
+        hostname: str,
+        pid: int,
+        supervisor: str = "",
+        pool: str = "prefork",
+        concurrency: int = 1,
+        queues: Sequence[str] = (),
+    ) -> None:
         """Record a live worker process (replacing a dead one of the same name)."""
         from ..models import Worker
 
         self.recover(name)
         Worker.objects.using(self.using).update_or_create(
             name=name,
-            defaults=dict(hostname=hostname, pid=pid, supervisor=supervisor, pool=pool,
-                          concurrency=concurrency, queues=list(queues),
-                          started_at=Now(), heartbeat_at=Now()),
+            defaults=dict(
+                hostname=hostname,
+                pid=pid,
+                supervisor=supervisor,
+                pool=pool,
+                concurrency=concurrency,
+                queues=list(queues),
+                started_at=Now(),
+                heartbeat_at=Now(),
+            ),
         )
 
     def unregister(self, name: str, started_through: int | None = None) -> None:
@@ -407,10 +515,18 @@ class Broker:
         n = 0
         with transaction.atomic(using=self.using):
             for task_id, delay in delays:
-                n += TaskMessage.objects.using(self.using).filter(
-                    id=task_id, worker=worker, state=states.RECEIVED, started_at__isnull=True
-                ).update(state=states.PENDING, worker="", reserved_at=None,
-                         run_at=now + timedelta(seconds=delay))
+                n += (
+                    TaskMessage.objects.using(self.using)
+                    .filter(
+                        id=task_id, worker=worker, state=states.RECEIVED, started_at__isnull=True
+                    )
+                    .update(
+                        state=states.PENDING,
+                        worker="",
+                        reserved_at=None,
+                        run_at=now + timedelta(seconds=delay),
+                    )
+                )
         if n:
             self._wake()
         return n
@@ -418,8 +534,9 @@ class Broker:
     def _wake(self) -> None:
         """Tell idle workers that rows became claimable (where the database can)."""
 
-    def recover(self, worker: str, started_through: int | None = None,
-                exclude: Iterable[str] = ()) -> tuple[int, int]:
+    def recover(
+        self, worker: str, started_through: int | None = None, exclude: Iterable[str] = ()
+    ) -> tuple[int, int]:
         """
         Release the rows a dead (or stopping) `worker` holds.
 
@@ -449,25 +566,48 @@ class Broker:
             )
             failed = 0
             if lost:
-                failed = TaskMessage.objects.using(self.using).filter(
-                    HELD, id__in=[i for i, _, _ in lost], worker=worker
-                ).update(state=states.FAILURE, exc_type=_LOST, done_at=now, result=None,
-                         exc_message=message, traceback="")
-                self._save_attempts([
-                    TaskAttempt(task_id=i, number=r + 1, state=states.FAILURE, worker=worker,
-                                started_at=s, finished_at=now, exc_type=_LOST,
-                                exc_message=message)
-                    for i, r, s in lost
-                ])
+                failed = (
+                    TaskMessage.objects.using(self.using)
+                    .filter(HELD, id__in=[i for i, _, _ in lost], worker=worker)
+                    .update(
+                        state=states.FAILURE,
+                        exc_type=_LOST,
+                        done_at=now,
+                        result=None,
+                        exc_message=message,
+                        traceback="",
+                    )
+                )
+                self._save_attempts(
+                    [
+                        TaskAttempt(
+                            task_id=i,
+                            number=r + 1,
+                            state=states.FAILURE,
+                            worker=worker,
+                            started_at=s,
+                            finished_at=now,
+                            exc_type=_LOST,
+                            exc_message=message,
+                        )
+                        for i, r, s in lost
+                    ]
+                )
             requeued = held.update(
-                state=states.PENDING, worker="", started_at=None, reserved_at=None,
-                redelivered=True, run_at=now, claim_seq=None,
+                state=states.PENDING,
+                worker="",
+                started_at=None,
+                reserved_at=None,
+                redelivered=True,
+                run_at=now,
+                claim_seq=None,
             )
         if requeued:
             self._wake()
         if requeued or failed:
-            logger.warning("worker name=%s event=recovered requeued=%d failed=%d",
-                           worker, requeued, failed)
+            logger.warning(
+                "worker name=%s event=recovered requeued=%d failed=%d", worker, requeued, failed
+            )
         return requeued, failed
 
     def orphan_holders(self) -> list[str]:
@@ -475,9 +615,12 @@ class Broker:
         from ..models import TaskMessage, Worker
 
         return list(
-            TaskMessage.objects.using(self.using).filter(HELD).exclude(worker="")
+            TaskMessage.objects.using(self.using)
+            .filter(HELD)
+            .exclude(worker="")
             .exclude(worker__in=Worker.objects.using(self.using).values("name"))
-            .values_list("worker", flat=True).distinct()
+            .values_list("worker", flat=True)
+            .distinct()
         )
 
     def dead_workers(self, timeout: float, hostname: str | None = None) -> list[dict]:
@@ -492,15 +635,17 @@ class Broker:
 
         from ..models import Worker
 
-        stale = ExpressionWrapper(Now() - Value(timedelta(seconds=timeout)),
-                                  output_field=DateTimeField())
+        stale = ExpressionWrapper(
+            Now() - Value(timedelta(seconds=timeout)), output_field=DateTimeField()
+        )
         rows = Worker.objects.using(self.using)
         if hostname:
             rows = rows.filter(Q(heartbeat_at__lt=stale) | Q(hostname=hostname))
         else:
             rows = rows.filter(heartbeat_at__lt=stale)
-        rows = rows.annotate(stale=ExpressionWrapper(Q(heartbeat_at__lt=stale),
-                                                     output_field=BooleanField()))
+        rows = rows.annotate(
+            stale=ExpressionWrapper(Q(heartbeat_at__lt=stale), output_field=BooleanField())
+        )
         dead = []
         for w in rows.values("name", "supervisor", "hostname", "pid", "stale"):
             gone = False
@@ -534,8 +679,9 @@ class Broker:
                 # created_at <= done_at: the dt_created index finds every candidate.
                 ids = list(
                     TaskMessage.objects.using(self.using)
-                    .filter(created_at__lt=before, state__in=states.READY_STATES,
-                            done_at__lt=before)
+                    .filter(
+                        created_at__lt=before, state__in=states.READY_STATES, done_at__lt=before
+                    )
                     .values_list("id", flat=True)[:batch_size]
                 )
                 if not ids:
@@ -543,8 +689,8 @@ class Broker:
                 TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(
                     self.using
                 )
-                total += TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(
-                    self.using
+                total += (
+                    TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(self.using)
                 )
 
     # -- wake-ups ------------------------------------------------------------------------------
@@ -562,9 +708,11 @@ class Broker:
 
         from ..models import TaskMessage
 
-        first = TaskMessage.objects.using(self.using).filter(
-            state__in=states.CLAIMABLE_STATES, queue__in=list(queues)
-        ).aggregate(m=Min("run_at"))["m"]
+        first = (
+            TaskMessage.objects.using(self.using)
+            .filter(state__in=states.CLAIMABLE_STATES, queue__in=list(queues))
+            .aggregate(m=Min("run_at"))["m"]
+        )
         return None if first is None else (first - timezone.now()).total_seconds()
 
     def is_connection_error(self, exc: BaseException) -> bool:
@@ -582,5 +730,3 @@ class Broker:
         admin's list, where COUNT(*) over millions of rows would cost seconds per page.
         """
         return None
-
-

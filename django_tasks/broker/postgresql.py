@@ -121,7 +121,6 @@ NEXT_DUE = f"""
 ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
 
 
-
 class PostgreSQLBroker(Broker):
     supports_skip_locked = True
     supports_notify = True
@@ -150,25 +149,53 @@ class PostgreSQLBroker(Broker):
         if len(messages) == 1:
             m = messages[0]
             o = m.options
-            self._execute(ENQUEUE_ONE, (
-                m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
-                json.dumps(m.kwargs), m.eta, m.eta, m.expires, m.retries, o.get("max_retries"),
-                bool(o.get("acks_late")), json.dumps(o), o.get("parent_id") or "",
-                o.get("group_id") or "",
-            )).close()
+            self._execute(
+                ENQUEUE_ONE,
+                (
+                    m.id,
+                    m.name,
+                    m.queue,
+                    m.priority,
+                    json.dumps(list(m.args)),
+                    json.dumps(m.kwargs),
+                    m.eta,
+                    m.eta,
+                    m.expires,
+                    m.retries,
+                    o.get("max_retries"),
+                    bool(o.get("acks_late")),
+                    json.dumps(o),
+                    o.get("parent_id") or "",
+                    o.get("group_id") or "",
+                ),
+            ).close()
             return
         if len(messages) < COPY_THRESHOLD:
             for start in range(0, len(messages), self.insert_batch_size):
-                batch = messages[start:start + self.insert_batch_size]
+                batch = messages[start : start + self.insert_batch_size]
                 columns: list[list[Any]] = [[] for _ in range(14)]
                 for m in batch:
                     o = m.options
-                    for col, value in zip(columns, (
-                        m.id, m.name, m.queue, m.priority, json.dumps(list(m.args)),
-                        json.dumps(m.kwargs), m.eta, m.expires, m.retries,
-                        o.get("max_retries"), bool(o.get("acks_late")), json.dumps(o),
-                        o.get("parent_id") or "", o.get("group_id") or "",
-                    ), strict=True):
+                    for col, value in zip(
+                        columns,
+                        (
+                            m.id,
+                            m.name,
+                            m.queue,
+                            m.priority,
+                            json.dumps(list(m.args)),
+                            json.dumps(m.kwargs),
+                            m.eta,
+                            m.expires,
+                            m.retries,
+                            o.get("max_retries"),
+                            bool(o.get("acks_late")),
+                            json.dumps(o),
+                            o.get("parent_id") or "",
+                            o.get("group_id") or "",
+                        ),
+                        strict=True,
+                    ):
                         col.append(value)
                 self._execute(ENQUEUE, columns).close()
             return
@@ -190,28 +217,58 @@ class PostgreSQLBroker(Broker):
                 with cursor.copy(COPY) as copy:
                     for m in messages:
                         o = m.options
-                        copy.write_row((
-                            m.id, m.name, m.queue, m.priority, dumps(list(m.args)),
-                            dumps(m.kwargs), m.eta or now, m.eta, m.expires, m.retries,
-                            o.get("max_retries"), bool(o.get("acks_late")), dumps(o),
-                            o.get("parent_id") or "", o.get("group_id") or "", now,
-                            "PENDING", False, "", "", "", "",
-                        ))
+                        copy.write_row(
+                            (
+                                m.id,
+                                m.name,
+                                m.queue,
+                                m.priority,
+                                dumps(list(m.args)),
+                                dumps(m.kwargs),
+                                m.eta or now,
+                                m.eta,
+                                m.expires,
+                                m.retries,
+                                o.get("max_retries"),
+                                bool(o.get("acks_late")),
+                                dumps(o),
+                                o.get("parent_id") or "",
+                                o.get("group_id") or "",
+                                now,
+                                "PENDING",
+                                False,
+                                "",
+                                "",
+                                "",
+                                "",
+                            )
+                        )
             for queue in sorted({m.queue for m in messages}):
                 self._execute(f"SELECT pg_notify('{CHANNEL}', %s)", (queue,)).close()
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int,
-              first_seq: int = 0) -> list[Message]:
-        cursor = self._execute(CLAIM, {"queues": list(queues), "limit": limit, "worker": worker,
-                                       "first_seq": first_seq})
+    def claim(
+        self, worker: str, queues: Sequence[str], limit: int, first_seq: int = 0
+    ) -> list[Message]:
+        cursor = self._execute(
+            CLAIM,
+            {"queues": list(queues), "limit": limit, "worker": worker, "first_seq": first_seq},
+        )
         with self.connection.wrap_database_errors:
             rows = cursor.fetchall()
         rows.sort(key=lambda r: r[11])
         return [
             Message(
-                id=r[0], name=r[1], args=tuple(json.loads(r[2])), kwargs=json.loads(r[3]),
-                queue=r[4], priority=r[5], retries=r[6], eta=r[7], expires=r[8],
-                options={**json.loads(r[9]), "expired": r[12]}, redelivered=r[10],
+                id=r[0],
+                name=r[1],
+                args=tuple(json.loads(r[2])),
+                kwargs=json.loads(r[3]),
+                queue=r[4],
+                priority=r[5],
+                retries=r[6],
+                eta=r[7],
+                expires=r[8],
+                options={**json.loads(r[9]), "expired": r[12]},
+                redelivered=r[10],
                 seq=r[11],
             )
             for r in rows
@@ -223,12 +280,20 @@ class PostgreSQLBroker(Broker):
             return cursor.fetchone() is not None
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
-        rows = json.dumps([
-            {"id": o.id, "state": o.state, "result": o.result, "exc_type": o.exc_type,
-             "exc_message": o.exc_message, "traceback": o.traceback,
-             "started_at": o.started_at.isoformat() if o.started_at else None}
-            for o in outcomes
-        ])
+        rows = json.dumps(
+            [
+                {
+                    "id": o.id,
+                    "state": o.state,
+                    "result": o.result,
+                    "exc_type": o.exc_type,
+                    "exc_message": o.exc_message,
+                    "traceback": o.traceback,
+                    "started_at": o.started_at.isoformat() if o.started_at else None,
+                }
+                for o in outcomes
+            ]
+        )
         cursor = self._execute(FINISH, {"rows": rows, "worker": worker})
         with self.connection.wrap_database_errors:
             return {r[0] for r in cursor.fetchall()}
@@ -246,7 +311,8 @@ class PostgreSQLBroker(Broker):
         import psycopg
 
         return super().is_connection_error(exc) or isinstance(
-            exc, psycopg.OperationalError | psycopg.InterfaceError)
+            exc, psycopg.OperationalError | psycopg.InterfaceError
+        )
 
     def listen(self) -> Listener:
         return Listener(self.connection.get_connection_params())
@@ -289,5 +355,3 @@ class Listener:
             self._conn.close()
         except Exception:  # closing a broken connection must not raise
             logger.debug("listener close failed", exc_info=True)
-
-

@@ -66,10 +66,20 @@ class SQLiteBroker(Broker):
         changed = set()
         with self.connection.cursor() as cursor:
             for o in outcomes:
-                cursor.execute(FINISH, [
-                    o.state, None if o.result is None else json.dumps(o.result), o.exc_type,
-                    o.exc_message, o.traceback, now, adapt(o.started_at), o.id, worker,
-                ])
+                cursor.execute(
+                    FINISH,
+                    [
+                        o.state,
+                        None if o.result is None else json.dumps(o.result),
+                        o.exc_type,
+                        o.exc_message,
+                        o.traceback,
+                        now,
+                        adapt(o.started_at),
+                        o.id,
+                        worker,
+                    ],
+                )
                 if cursor.fetchone() is not None:
                     changed.add(o.id)
         return changed
@@ -85,8 +95,9 @@ class SQLiteBroker(Broker):
             cursor.execute(ORPHANS)
             return [r[0] for r in cursor.fetchall()]
 
-    def claim(self, worker: str, queues: Sequence[str], limit: int,
-              first_seq: int = 0) -> list[Message]:
+    def claim(
+        self, worker: str, queues: Sequence[str], limit: int, first_seq: int = 0
+    ) -> list[Message]:
         from ..models import TaskMessage
 
         now = timezone.now()
@@ -100,12 +111,18 @@ class SQLiteBroker(Broker):
         convert = self._datetime
         return [
             Message(
-                id=r[0], name=r[1], args=tuple(json.loads(r[2])), kwargs=json.loads(r[3]),
-                queue=r[4], priority=r[5], retries=r[6], eta=convert(r[7]),
+                id=r[0],
+                name=r[1],
+                args=tuple(json.loads(r[2])),
+                kwargs=json.loads(r[3]),
+                queue=r[4],
+                priority=r[5],
+                retries=r[6],
+                eta=convert(r[7]),
                 expires=convert(r[8]),
-                options={**json.loads(r[9]),
-                         "expired": r[8] is not None and convert(r[8]) <= now},
-                redelivered=bool(r[10]), seq=r[11],
+                options={**json.loads(r[9]), "expired": r[8] is not None and convert(r[8]) <= now},
+                redelivered=bool(r[10]),
+                seq=r[11],
             )
             for r in rows
         ]

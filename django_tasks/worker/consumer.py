@@ -75,9 +75,14 @@ class Consumer:
         self._opened_at = time.monotonic()
         #: The supervisor's pid (prefork): a child whose parent is gone stops.
         self.parent_pid: int | None = None
-        self.ctx = ExecutorContext(app=app, broker=broker, worker=config.name,
-                                   hostname=config.hostname, time_limit=config.time_limit,
-                                   soft_time_limit=config.soft_time_limit)
+        self.ctx = ExecutorContext(
+            app=app,
+            broker=broker,
+            worker=config.name,
+            hostname=config.hostname,
+            time_limit=config.time_limit,
+            soft_time_limit=config.soft_time_limit,
+        )
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -91,18 +96,22 @@ class Consumer:
                     break
                 backoff = 0.5
             except LeaseExpired:
-                logger.warning("worker name=%s event=lease-expired: waiting for a heartbeat",
-                               self.config.name)
+                logger.warning(
+                    "worker name=%s event=lease-expired: waiting for a heartbeat", self.config.name
+                )
                 while not self.stopping and not self._lease_ok():
                     time.sleep(0.2)
                 self._resync()
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
-                    logger.error("worker name=%s event=loop-error", self.config.name,
-                                 exc_info=True)
+                    logger.error("worker name=%s event=loop-error", self.config.name, exc_info=True)
                 else:
-                    logger.warning("worker name=%s event=db-lost error=%r retry_in=%.1fs",
-                                   self.config.name, exc, backoff)
+                    logger.warning(
+                        "worker name=%s event=db-lost error=%r retry_in=%.1fs",
+                        self.config.name,
+                        exc,
+                        backoff,
+                    )
                 self._drop_connections()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -119,8 +128,9 @@ class Consumer:
         limit = self._batch_size()
         if not self._lease_ok():
             raise LeaseExpired()
-        messages = self.broker.claim(self.config.name, self.config.queues, limit,
-                                     first_seq=self._seq)
+        messages = self.broker.claim(
+            self.config.name, self.config.queues, limit, first_seq=self._seq
+        )
         if messages:
             self._seq = max(m.seq for m in messages)
         if not messages:
@@ -149,7 +159,7 @@ class Consumer:
             if self._pending and (time.monotonic() - self._pending_since >= FLUSH_SECONDS):
                 self._flush()
             if self._over_limits():
-                self._release([m.id for m in messages[i + 1:]])
+                self._release([m.id for m in messages[i + 1 :]])
                 self.stopping = True
                 break
         self._flush()
@@ -157,8 +167,9 @@ class Consumer:
             self.broker.release(self.config.name, deferred)
         return not self.stopping
 
-    def _run_one(self, message: Message, deferred: list[tuple[str, float]],
-                 deferred_names: list[str]) -> None:
+    def _run_one(
+        self, message: Message, deferred: list[tuple[str, float]], deferred_names: list[str]
+    ) -> None:
         task, outcome = lookup(self.ctx, message)
         if task is not None:
             wait = self._rate_wait(task)
@@ -175,8 +186,9 @@ class Consumer:
             runtime = time.monotonic() - began
             if outcome is not None and outcome.exc_type in _DB_ERRORS:
                 self._renew_if_broken()
-            self._avg_runtime = runtime if not self.processed else (
-                0.8 * self._avg_runtime + 0.2 * runtime)
+            self._avg_runtime = (
+                runtime if not self.processed else (0.8 * self._avg_runtime + 0.2 * runtime)
+            )
             self.processed += 1
         if outcome is not None:
             if not self._pending:
@@ -243,8 +255,7 @@ class Consumer:
             self.broker.recover(self.config.name, started_through=None, exclude=keep)
             self._flush()
         except Exception as exc:
-            logger.warning("worker name=%s event=resync-failed error=%r", self.config.name,
-                           exc)
+            logger.warning("worker name=%s event=resync-failed error=%r", self.config.name, exc)
             self._drop_connections()
 
     # -- waiting -----------------------------------------------------------------------------
@@ -287,8 +298,7 @@ class Consumer:
         """Between batches: roll back what a task left open; renew an old connection."""
         connection = connections[self.broker.using]
         if connection.connection is not None and not connection.get_autocommit():
-            logger.warning("worker name=%s event=open-transaction-rolled-back",
-                           self.config.name)
+            logger.warning("worker name=%s event=open-transaction-rolled-back", self.config.name)
             connection.rollback()
             connection.set_autocommit(True)
         max_age = conf.get("WORKER_CONN_MAX_AGE")
@@ -302,8 +312,7 @@ class Consumer:
         connection = connections[self.broker.using]
         if connection.connection is not None and connection.errors_occurred:
             if not connection.is_usable():
-                logger.warning("worker name=%s event=db-lost: connection renewed",
-                               self.config.name)
+                logger.warning("worker name=%s event=db-lost: connection renewed", self.config.name)
                 self._drop_connections()
             connection.errors_occurred = False
 
@@ -322,8 +331,7 @@ class Consumer:
         try:
             self._flush()
         except Exception:
-            logger.error("worker name=%s event=final-flush-failed", self.config.name,
-                         exc_info=True)
+            logger.error("worker name=%s event=final-flush-failed", self.config.name, exc_info=True)
         if self._listener is not None:
             self._listener.close()
             self._listener = None

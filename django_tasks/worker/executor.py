@@ -39,9 +39,17 @@ class ExecutorContext:
 
 def _final(message: Message, state: str, exc_type: str, text: str, worker: str) -> Outcome:
     now = timezone.now()
-    return Outcome(id=message.id, state=state, exc_type=exc_type, exc_message=text,
-                   result={"exc_type": exc_type, "exc_args": [text]}, retries=message.retries,
-                   started_at=now, finished_at=now, worker=worker)
+    return Outcome(
+        id=message.id,
+        state=state,
+        exc_type=exc_type,
+        exc_message=text,
+        result={"exc_type": exc_type, "exc_args": [text]},
+        retries=message.retries,
+        started_at=now,
+        finished_at=now,
+        worker=worker,
+    )
 
 
 def lookup(ctx: ExecutorContext, message: Message):
@@ -49,12 +57,13 @@ def lookup(ctx: ExecutorContext, message: Message):
     try:
         return _task_for(ctx, message), None
     except (NotRegistered, ImportError, ImproperlyConfigured) as exc:
-        signals.task_unknown.send(sender=None, name=message.name, id=message.id,
-                                  message=message)
-        logger.error("task id=%s name=%s state=FAILURE reason=not-registered", message.id,
-                     message.name)
-        return None, _final(message, states.FAILURE, "django_tasks.exceptions.NotRegistered",
-                            str(exc), ctx.worker)
+        signals.task_unknown.send(sender=None, name=message.name, id=message.id, message=message)
+        logger.error(
+            "task id=%s name=%s state=FAILURE reason=not-registered", message.id, message.name
+        )
+        return None, _final(
+            message, states.FAILURE, "django_tasks.exceptions.NotRegistered", str(exc), ctx.worker
+        )
 
 
 def _task_for(ctx: ExecutorContext, message: Message):
@@ -69,8 +78,10 @@ def _task_for(ctx: ExecutorContext, message: Message):
 
     backend = task_backends[django["backend"]]
     if not hasattr(backend, "worker_task"):
-        raise NotRegistered(f"TASKS[{django['backend']!r}] is not a django_tasks "
-                            f"DatabaseBackend in this worker, so it cannot run {message.name!r}.")
+        raise NotRegistered(
+            f"TASKS[{django['backend']!r}] is not a django_tasks "
+            f"DatabaseBackend in this worker, so it cannot run {message.name!r}."
+        )
     return backend.worker_task(message)
 
 
@@ -85,25 +96,37 @@ def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome 
     if message.options.get("expired"):
         signals.task_revoked.send(sender=task, request=None, terminated=False, expired=True)
         logger.info("task id=%s name=%s state=REVOKED reason=expired", message.id, message.name)
-        return _final(message, states.REVOKED, "django_tasks.exceptions.TaskRevokedError",
-                      "expired", ctx.worker)
-    if not isinstance(message.args, list | tuple) or not isinstance(message.kwargs, dict):
-        logger.error("task id=%s name=%s state=FAILURE reason=bad-arguments", message.id,
-                     message.name)
         return _final(
-            message, states.FAILURE, "django_tasks.exceptions.DecodeError",
+            message,
+            states.REVOKED,
+            "django_tasks.exceptions.TaskRevokedError",
+            "expired",
+            ctx.worker,
+        )
+    if not isinstance(message.args, list | tuple) or not isinstance(message.kwargs, dict):
+        logger.error(
+            "task id=%s name=%s state=FAILURE reason=bad-arguments", message.id, message.name
+        )
+        return _final(
+            message,
+            states.FAILURE,
+            "django_tasks.exceptions.DecodeError",
             f"Task {message.name!r} message has undecodable arguments: args must be a list "
-            f"and kwargs an object, not {message.args!r} and {message.kwargs!r}.", ctx.worker)
+            f"and kwargs an object, not {message.args!r} and {message.kwargs!r}.",
+            ctx.worker,
+        )
     opts = task.options
     track = bool(message.options.get("track_started", opts.track_started))
     if track and not ctx.broker.ack(ctx.worker, message):
-        logger.info("task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id,
-                    message.name)
+        logger.info(
+            "task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id, message.name
+        )
         return None
     hard = message.options.get("time_limit") or opts.time_limit or ctx.time_limit
     soft = message.options.get("soft_time_limit") or opts.soft_time_limit or ctx.soft_time_limit
-    request = request_for(message, hostname=ctx.hostname, eager=False, using=ctx.broker.using,
-                          stored=True)
+    request = request_for(
+        message, hostname=ctx.hostname, eager=False, using=ctx.broker.using, stored=True
+    )
     # The start marker: from here on, recovery counts this row as started.
     if slot is not None:
         slot.begin(message.id, message.seq, hard)

@@ -40,8 +40,13 @@ class DeadWorkerRecovery:
                 if markers is not None:
                     through = markers.get(w["name"])
                     files.add(path)
-            logger.warning("worker name=%s event=dead host=%s pid=%s marker=%s", w["name"],
-                           w["hostname"], w["pid"], "unknown" if through == UNKNOWN else through)
+            logger.warning(
+                "worker name=%s event=dead host=%s pid=%s marker=%s",
+                w["name"],
+                w["hostname"],
+                w["pid"],
+                "unknown" if through == UNKNOWN else through,
+            )
             self.broker.recover(w["name"], started_through=through)
             self.broker.forget_worker(w["name"])
         for name in self.broker.orphan_holders():

@@ -150,6 +150,5 @@ def slot_path(database_key: str, supervisor: str) -> Path:
 
 def database_key(settings_dict: dict) -> str:
     """A short name for one database, so workers of different databases never mix files."""
-    ident = "|".join(str(settings_dict.get(k) or "") for k in ("ENGINE", "HOST", "PORT",
-                                                                 "NAME"))
+    ident = "|".join(str(settings_dict.get(k) or "") for k in ("ENGINE", "HOST", "PORT", "NAME"))
     return hashlib.sha1(ident.encode(), usedforsecurity=False).hexdigest()[:12]

@@ -90,11 +90,13 @@ class Worker:
         self._restart = False
         self._children: dict[int, _Child] = {}
         self._done = False
-        self.recovery = DeadWorkerRecovery(self.broker, self.hostname,
-                                           conf.get("HEARTBEAT_TIMEOUT"))
+        self.recovery = DeadWorkerRecovery(
+            self.broker, self.hostname, conf.get("HEARTBEAT_TIMEOUT")
+        )
         self.slots = SlotFile(
             slot_path(database_key(connections[self.broker.using].settings_dict), self.name),
-            self.name, self.concurrency,
+            self.name,
+            self.concurrency,
         )
         self._consumers: list[Consumer] = []
 
@@ -107,8 +109,13 @@ class Worker:
             self.slots.remove()
             logger.info("worker name=%s event=stop before-start", self.name)
             return 0
-        logger.info("worker name=%s event=start pool=%s concurrency=%d queues=%s", self.name,
-                    self.pool, self.concurrency, ",".join(self.queues))
+        logger.info(
+            "worker name=%s event=start pool=%s concurrency=%d queues=%s",
+            self.name,
+            self.pool,
+            self.concurrency,
+            ",".join(self.queues),
+        )
         try:
             if self.pool == "prefork":
                 self._run_prefork()
@@ -125,17 +132,26 @@ class Worker:
         backoff = 0.5
         while not self._stop:
             try:
-                self.broker.register(self.name, hostname=self.hostname, pid=os.getpid(),
-                                     pool=self.pool, concurrency=self.concurrency,
-                                     queues=self.queues)
+                self.broker.register(
+                    self.name,
+                    hostname=self.hostname,
+                    pid=os.getpid(),
+                    pool=self.pool,
+                    concurrency=self.concurrency,
+                    queues=self.queues,
+                )
                 self.slots.renew_lease()
                 self.recovery.run()
                 return True
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
                     raise
-                logger.warning("worker name=%s event=db-unavailable error=%r retry_in=%.1fs",
-                               self.name, exc, backoff)
+                logger.warning(
+                    "worker name=%s event=db-unavailable error=%r retry_in=%.1fs",
+                    self.name,
+                    exc,
+                    backoff,
+                )
                 _close_quietly(self.broker.using)
                 deadline = time.monotonic() + backoff
                 while not self._stop and time.monotonic() < deadline:
@@ -161,8 +177,12 @@ class Worker:
     def _on_stop(self, signum, frame) -> None:
         self._stop += 1
         kind = "warm" if self._stop == 1 else "cold"
-        logger.info("worker name=%s event=%s-shutdown signal=%s", self.name, kind,
-                    signal.Signals(signum).name)
+        logger.info(
+            "worker name=%s event=%s-shutdown signal=%s",
+            self.name,
+            kind,
+            signal.Signals(signum).name,
+        )
         for consumer in self._consumers:
             consumer.stop()
         if self.pool == "prefork":
@@ -247,17 +267,27 @@ class Worker:
         try:
             self.broker.unregister(consumer.config.name, started_through=slot.started_seq)
         except Exception:
-            logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
-                           exc_info=True)
-        logger.info("worker name=%s event=child-exit reason=%s processed=%d",
-                    consumer.config.name, reason, consumer.processed)
+            logger.warning(
+                "worker name=%s event=unregister-failed", consumer.config.name, exc_info=True
+            )
+        logger.info(
+            "worker name=%s event=child-exit reason=%s processed=%d",
+            consumer.config.name,
+            reason,
+            consumer.processed,
+        )
         return EXIT_REPLACE if reason.startswith("max-") else 0
 
     def _consumer(self, name: str, slot) -> Consumer:
         config = ConsumerConfig(
-            name=name, hostname=self.hostname, queues=self.queues, burst=self.burst,
-            max_tasks=self.max_tasks_per_child, max_memory_kib=self.max_memory_per_child,
-            time_limit=self.time_limit, soft_time_limit=self.soft_time_limit,
+            name=name,
+            hostname=self.hostname,
+            queues=self.queues,
+            burst=self.burst,
+            max_tasks=self.max_tasks_per_child,
+            max_memory_kib=self.max_memory_per_child,
+            time_limit=self.time_limit,
+            soft_time_limit=self.soft_time_limit,
         )
         return Consumer(self.app, self.broker, config, slot, self.slots)
 
@@ -265,9 +295,15 @@ class Worker:
         backoff = 0.5
         while True:
             try:
-                self.broker.register(consumer.config.name, hostname=self.hostname,
-                                     pid=os.getpid(), supervisor=self.name, pool=self.pool,
-                                     concurrency=1, queues=self.queues)
+                self.broker.register(
+                    consumer.config.name,
+                    hostname=self.hostname,
+                    pid=os.getpid(),
+                    supervisor=self.name,
+                    pool=self.pool,
+                    concurrency=1,
+                    queues=self.queues,
+                )
                 return
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
@@ -299,9 +335,15 @@ class Worker:
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
         clean = code in (0, EXIT_REPLACE) and running is None
         level = logging.INFO if clean else logging.WARNING
-        logger.log(level, "worker name=%s event=child-exit pid=%d %s reason=%s task=%s",
-                   self.name, child.pid, how, child.reason or ("done" if clean else "died"),
-                   running or "-")
+        logger.log(
+            level,
+            "worker name=%s event=child-exit pid=%d %s reason=%s task=%s",
+            self.name,
+            child.pid,
+            how,
+            child.reason or ("done" if clean else "died"),
+            running or "-",
+        )
         slot.end()
         self._settle_dead_child(child, running)
         if self._stop or (self.burst and code == 0 and child.reason != "restart"):
@@ -316,9 +358,11 @@ class Worker:
             try:
                 if running and child.reason == "time-limit":
                     self.broker.fail(
-                        running, "django_tasks.exceptions.TimeLimitExceeded",
+                        running,
+                        "django_tasks.exceptions.TimeLimitExceeded",
                         f"Task exceeded its hard time limit and its process {child.pid} was "
-                        "killed.", worker=child.name,
+                        "killed.",
+                        worker=child.name,
                     )
                 self.broker.unregister(child.name, started_through=started_through)
                 return
@@ -333,8 +377,12 @@ class Worker:
             slot: Slot = self.slots[child.index]
             if slot.over_limit(now) and child.reason != "time-limit":
                 child.reason = "time-limit"
-                logger.warning("task id=%s state=FAILURE reason=time-limit worker=%s limit=%s",
-                               slot.current, child.name, slot.hard_limit)
+                logger.warning(
+                    "task id=%s state=FAILURE reason=time-limit worker=%s limit=%s",
+                    slot.current,
+                    child.name,
+                    slot.hard_limit,
+                )
                 self._signal_child(pid, signal.SIGKILL)
 
     def _terminate_revoked(self) -> None:
@@ -350,8 +398,9 @@ class Worker:
             child = self._children.get(pid)
             if child and child.reason != "revoked":
                 child.reason = "revoked"
-                logger.info("task id=%s state=REVOKED reason=terminate worker=%s", task_id,
-                            child.name)
+                logger.info(
+                    "task id=%s state=REVOKED reason=terminate worker=%s", task_id, child.name
+                )
                 self._signal_child(pid, signal.SIGKILL)
 
     def _signal_child(self, pid: int, sig: int) -> None:
@@ -384,8 +433,10 @@ class Worker:
                 upkeep.start()
                 self._run_consumer(self._consumers[0])
             else:
-                threads = [threading.Thread(target=self._run_consumer, args=(c,),
-                                            name=c.config.name) for c in self._consumers]
+                threads = [
+                    threading.Thread(target=self._run_consumer, args=(c,), name=c.config.name)
+                    for c in self._consumers
+                ]
                 for t in threads:
                     t.start()
                 upkeep.start()
@@ -401,11 +452,13 @@ class Worker:
             consumer.run()
         finally:
             try:
-                self.broker.unregister(consumer.config.name,
-                                       started_through=consumer.slot.started_seq)
+                self.broker.unregister(
+                    consumer.config.name, started_through=consumer.slot.started_seq
+                )
             except Exception:
-                logger.warning("worker name=%s event=unregister-failed", consumer.config.name,
-                               exc_info=True)
+                logger.warning(
+                    "worker name=%s event=unregister-failed", consumer.config.name, exc_info=True
+                )
             connections.close_all()
 
     def _upkeep_loop(self) -> None:
@@ -421,8 +474,6 @@ class Worker:
                     self.recovery.run()
             except Exception as exc:
                 self._db_trouble(exc)
-
-
 
 
 def _die_with_parent(sig: int) -> None:

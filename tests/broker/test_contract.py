@@ -26,8 +26,12 @@ def broker():
 
 
 def _msg(**kw) -> Message:
-    return Message(id=kw.pop("id", str(uuid.uuid4())), name=kw.pop("name", "tests.tasks.add"),
-                   args=kw.pop("args", (1, 2)), **kw)
+    return Message(
+        id=kw.pop("id", str(uuid.uuid4())),
+        name=kw.pop("name", "tests.tasks.add"),
+        args=kw.pop("args", (1, 2)),
+        **kw,
+    )
 
 
 def test_enqueue_writes_pending_rows_due_at_their_eta(broker):
@@ -82,8 +86,13 @@ def test_finish_records_outcomes_of_held_rows_only(broker):
     TaskMessageFactory(id="revoked")
     broker.claim("w1", ["default"], limit=10)
     broker.revoke(["revoked"], terminate=True)
-    broker.finish("w1", [Outcome(id="mine", state=states.SUCCESS, result=3),
-                         Outcome(id="revoked", state=states.SUCCESS, result=3)])
+    broker.finish(
+        "w1",
+        [
+            Outcome(id="mine", state=states.SUCCESS, result=3),
+            Outcome(id="revoked", state=states.SUCCESS, result=3),
+        ],
+    )
     mine, revoked = TaskMessage.objects.get(id="mine"), TaskMessage.objects.get(id="revoked")
     assert (mine.state, mine.result) == (states.SUCCESS, 3)
     assert mine.done_at is not None
@@ -94,12 +103,13 @@ def test_finish_enqueues_follow_ups_in_the_same_transaction(broker):
     TaskMessageFactory(id="parent")
     broker.claim("w1", ["default"], limit=1)
     child = _msg(id="child", args=(3, 4))
-    broker.finish("w1", [Outcome(id="parent", state=states.SUCCESS, result=3,
-                                 follow_ups=(child,))])
+    broker.finish("w1", [Outcome(id="parent", state=states.SUCCESS, result=3, follow_ups=(child,))])
     assert TaskMessage.objects.get(id="child").state == states.PENDING
     # A second finish of the same row changes nothing and enqueues nothing twice.
-    broker.finish("w1", [Outcome(id="parent", state=states.SUCCESS, result=3,
-                                 follow_ups=(_msg(id="child2"),))])
+    broker.finish(
+        "w1",
+        [Outcome(id="parent", state=states.SUCCESS, result=3, follow_ups=(_msg(id="child2"),))],
+    )
     assert not TaskMessage.objects.filter(id="child2").exists()
 
 
@@ -107,15 +117,26 @@ def test_retry_outcome_makes_the_same_row_due_again_and_keeps_the_attempt(broker
     TaskMessageFactory(id="r")
     broker.claim("w1", ["default"], limit=1)
     eta = timezone.now() + timedelta(seconds=60)
-    broker.finish("w1", [Outcome(id="r", state=states.RETRY, eta=eta, retries=1,
-                                 exc_type="ConnectionError", exc_message="down",
-                                 priority=7, queue="slow")])
+    broker.finish(
+        "w1",
+        [
+            Outcome(
+                id="r",
+                state=states.RETRY,
+                eta=eta,
+                retries=1,
+                exc_type="ConnectionError",
+                exc_message="down",
+                priority=7,
+                queue="slow",
+            )
+        ],
+    )
     row = TaskMessage.objects.get(id="r")
     assert (row.state, row.retries, row.run_at, row.worker) == (states.RETRY, 1, eta, "")
     assert (row.priority, row.queue) == (7, "slow")
     attempt = TaskAttempt.objects.get(task_id="r")
-    assert (attempt.number, attempt.state, attempt.exc_type) == (1, states.RETRY,
-                                                                 "ConnectionError")
+    assert (attempt.number, attempt.state, attempt.exc_type) == (1, states.RETRY, "ConnectionError")
 
 
 def test_recover_fails_started_rows_and_requeues_the_rest(broker):
@@ -154,8 +175,9 @@ def test_release_puts_claimed_rows_back_due_after_their_delay(broker):
 
 
 def test_requeue_runs_finished_rows_again_with_the_same_id_and_skips_others(broker):
-    TaskMessageFactory(id="failed", state=states.FAILURE, exc_type="ValueError",
-                       done_at=timezone.now())
+    TaskMessageFactory(
+        id="failed", state=states.FAILURE, exc_type="ValueError", done_at=timezone.now()
+    )
     TaskMessageFactory(id="running", state=states.STARTED, worker="w9")
     assert broker.requeue(["failed", "running"]) == 1
     row = TaskMessage.objects.get(id="failed")
@@ -216,8 +238,9 @@ def test_the_claim_query_is_served_by_the_partial_claim_index():
 
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN " + CLAIM, {"queues": ["default"], "limit": 10,
-                                            "worker": "w", "first_seq": 0})
+        cursor.execute(
+            "EXPLAIN " + CLAIM, {"queues": ["default"], "limit": 10, "worker": "w", "first_seq": 0}
+        )
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "dt_claimable" in plan
 

@@ -39,14 +39,13 @@ def _all_final(n: int) -> bool:
 
 
 def _failures() -> Counter:
-    return Counter(TaskMessage.objects.filter(state=states.FAILURE)
-                   .values_list("exc_type", flat=True))
+    return Counter(
+        TaskMessage.objects.filter(state=states.FAILURE).values_list("exc_type", flat=True)
+    )
 
 
 @pytest.mark.postgresql
-def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(
-    runtasks, wait_for
-):
+def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(runtasks, wait_for):
     # A few milliseconds per body keep the drain long enough for several kills.
     early = tasks.record.enqueue_many([((f"e{i}", 0.003), {}) for i in range(2500)])
     late = tasks.record_late.enqueue_many([((f"l{i}", 0.003), {}) for i in range(2500)])
@@ -68,8 +67,10 @@ def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(
     early_states = _states([r.id for r in early])
     late_states = _states([r.id for r in late])
     failures = _failures()
-    print(f"\nkills={kills} early={dict(early_states)} late={dict(late_states)} "
-          f"failures={dict(failures)} executions={Execution.objects.count()}")
+    print(
+        f"\nkills={kills} early={dict(early_states)} late={dict(late_states)} "
+        f"failures={dict(failures)} executions={Execution.objects.count()}"
+    )
     assert kills >= 3
     assert sum(early_states.values()) == 2500 and sum(late_states.values()) == 2500
     # acks early: done, or failed because its worker died while it ran; never run twice
@@ -78,8 +79,12 @@ def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(
     assert set(failures) <= {LOST}
     # acks late: every one completed, redelivered where its worker died.
     assert late_states == Counter({states.SUCCESS: 2500})
-    done_early = {args[0] for args in TaskMessage.objects.filter(
-        id__in=[r.id for r in early], state=states.SUCCESS).values_list("args", flat=True)}
+    done_early = {
+        args[0]
+        for args in TaskMessage.objects.filter(
+            id__in=[r.id for r in early], state=states.SUCCESS
+        ).values_list("args", flat=True)
+    }
     executed = set(Execution.objects.filter(key__startswith="e").values_list("key", flat=True))
     assert done_early <= executed
     assert Execution.objects.filter(key__startswith="l").count() == 2500
@@ -102,14 +107,19 @@ def test_kill_whole_worker_then_a_new_worker_finishes_everything(runtasks, wait_
     rows = {r.args[0]: r for r in TaskMessage.objects.all()}
     starts = Counter(Start.objects.values_list("key", flat=True))
     lost = {k for k, r in rows.items() if r.state == states.FAILURE}
-    print(f"\nstarted_at_kill={sorted(started)} finished_at_kill={sorted(finished)} "
-          f"lost={sorted(lost)} states={Counter(r.state for r in rows.values())}")
+    print(
+        f"\nstarted_at_kill={sorted(started)} finished_at_kill={sorted(finished)} "
+        f"lost={sorted(lost)} states={Counter(r.state for r in rows.values())}"
+    )
     running = started - finished
     assert running  # the kill happened mid-run
     # acks early: a task whose body had started ends FAILURE/WorkerLostError, never runs
     # twice; one that had not started (claimed or waiting) went back and ran to SUCCESS.
-    assert {k for k in running if k.startswith("e")} <= lost <= {k for k in started
-                                                              if k.startswith("e")}
+    assert (
+        {k for k in running if k.startswith("e")}
+        <= lost
+        <= {k for k in started if k.startswith("e")}
+    )
     assert all(rows[k].exc_type == LOST for k in lost)
     assert all(rows[k].state == states.SUCCESS for k in rows if k not in lost)
     assert all(n == 1 for k, n in starts.items() if k.startswith("e"))
@@ -135,8 +145,10 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
     wait_for(lambda: _all_final(3000), timeout=60)
     counts = _states([r.id for r in results])
     failures = _failures()
-    print(f"\nterminated_backends={terminated} states={dict(counts)} failures={dict(failures)} "
-          f"executions={Execution.objects.count()}")
+    print(
+        f"\nterminated_backends={terminated} states={dict(counts)} failures={dict(failures)} "
+        f"executions={Execution.objects.count()}"
+    )
     assert terminated >= 3
     assert sum(counts.values()) == 3000
     assert "event=db-lost" in worker.output()
@@ -145,8 +157,11 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
     success = TaskMessage.objects.filter(state=states.SUCCESS).count()
     assert Execution.objects.count() >= success
     # A body whose connection was cut fails with the database error; nothing else fails.
-    assert set(failures) <= {LOST, "django.db.utils.OperationalError",
-                             "django.db.utils.InterfaceError"}
+    assert set(failures) <= {
+        LOST,
+        "django.db.utils.OperationalError",
+        "django.db.utils.InterfaceError",
+    }
 
 
 def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks, vendor):
@@ -159,8 +174,7 @@ def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks,
         assert w.wait(timeout=55) == 0
     elapsed = time.monotonic() - began
     counts = _states([r.id for r in results])
-    print(f"\nstates={dict(counts)} executions={Execution.objects.count()} "
-          f"elapsed={elapsed:.1f}s")
+    print(f"\nstates={dict(counts)} executions={Execution.objects.count()} elapsed={elapsed:.1f}s")
     assert counts == Counter({states.SUCCESS: n})
     assert Execution.objects.count() == n
 
@@ -171,7 +185,8 @@ def test_hard_time_limit_kills_the_child_and_the_worker_goes_on(runtasks, wait_f
     worker = runtasks("-c", "1")
     wait_for(lambda: slow.state == states.FAILURE, timeout=15)
     assert TaskMessage.objects.get(id=slow.id).exc_type == (
-        "django_tasks.exceptions.TimeLimitExceeded")
+        "django_tasks.exceptions.TimeLimitExceeded"
+    )
     assert after.get(timeout=15) == 2
     assert "reason=time-limit" in worker.output()
 
@@ -212,7 +227,8 @@ def test_warm_shutdown_lets_the_running_task_finish(runtasks, wait_for):
     assert result.state == states.SUCCESS
     # Claimed-not-started work is back in the queue, not held by the stopped worker.
     assert not TaskMessage.objects.filter(
-        id__in=[q.id for q in queued], state__in=states.HELD_STATES).exists()
+        id__in=[q.id for q in queued], state__in=states.HELD_STATES
+    ).exists()
 
 
 def test_second_signal_is_a_cold_shutdown_and_the_running_task_is_lost(runtasks, wait_for):

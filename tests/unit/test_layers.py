@@ -10,17 +10,35 @@ PACKAGE = Path(__file__).resolve().parents[2] / "django_tasks"
 #: Layer of each top-level module or subpackage, lowest first.
 LAYERS = {
     # messages: values, wire format, names, settings (ratelimit is a leaf: parsing and math)
-    "message": 0, "serialization": 0, "states": 0, "exceptions": 0, "signals": 0, "conf": 0,
+    "message": 0,
+    "serialization": 0,
+    "states": 0,
+    "exceptions": 0,
+    "signals": 0,
+    "conf": 0,
     "ratelimit": 0,
     # broker / store: the only SQL
-    "models": 1, "broker": 1, "migrations": 1,
+    "models": 1,
+    "broker": 1,
+    "migrations": 1,
     # public API
-    "__init__": 2, "app": 2, "task": 2, "request": 2, "trace": 2, "canvas": 2, "result": 2,
-    "log": 2, "tasks": 2,
+    "__init__": 2,
+    "app": 2,
+    "task": 2,
+    "request": 2,
+    "trace": 2,
+    "canvas": 2,
+    "result": 2,
+    "log": 2,
+    "tasks": 2,
     # worker
     "worker": 3,
     # Django faces and wiring
-    "admin": 4, "management": 4, "backends": 4, "checks": 4, "apps": 4,
+    "admin": 4,
+    "management": 4,
+    "backends": 4,
+    "checks": 4,
+    "apps": 4,
 }
 FACES = {"admin", "management", "backends"}
 
@@ -68,6 +86,9 @@ def test_imports_point_down_only(path):
         for other in _imports(path) - {unit}
         if other in LAYERS and LAYERS[other] > LAYERS[unit]
     )
-    sideways = sorted(f"{unit} imports {other}" for other in _imports(path) - {unit}
-                      if unit in FACES and other in FACES)
+    sideways = sorted(
+        f"{unit} imports {other}"
+        for other in _imports(path) - {unit}
+        if unit in FACES and other in FACES
+    )
     assert not upward + sideways

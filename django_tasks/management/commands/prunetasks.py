@@ -9,12 +9,18 @@ from django_tasks.broker import get_broker
 
 
 class Command(BaseCommand):
-    help = ("Delete finished tasks (and their attempts) done more than RESULT_EXPIRES seconds "
-            "ago, in short transactions that hold no long locks.")
+    help = (
+        "Delete finished tasks (and their attempts) done more than RESULT_EXPIRES seconds "
+        "ago, in short transactions that hold no long locks."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--older-than", type=float, default=None,
-                            help="Seconds (default: DJANGO_TASKS['RESULT_EXPIRES']).")
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=None,
+            help="Seconds (default: DJANGO_TASKS['RESULT_EXPIRES']).",
+        )
         parser.add_argument("--batch-size", type=int, default=1000)
 
     def handle(self, *args, older_than=None, batch_size=1000, **options) -> None:

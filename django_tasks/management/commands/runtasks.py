@@ -54,20 +54,36 @@ class Command(BaseCommand):
     help = "Run a worker that claims tasks from the database and runs them."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("-c", "--concurrency", type=positive_int, default=None,
-                            help="Child processes (or threads). Default: the number of CPUs.")
-        parser.add_argument("-Q", "--queues", type=queue_list, default=None,
-                            help="Comma-separated queues to serve. Default: DEFAULT_QUEUE.")
+        parser.add_argument(
+            "-c",
+            "--concurrency",
+            type=positive_int,
+            default=None,
+            help="Child processes (or threads). Default: the number of CPUs.",
+        )
+        parser.add_argument(
+            "-Q",
+            "--queues",
+            type=queue_list,
+            default=None,
+            help="Comma-separated queues to serve. Default: DEFAULT_QUEUE.",
+        )
         parser.add_argument("-P", "--pool", choices=POOLS, default="prefork")
-        parser.add_argument("--burst", action="store_true",
-                            help="Exit 0 once no task is ready (tests, cron, CI).")
+        parser.add_argument(
+            "--burst", action="store_true", help="Exit 0 once no task is ready (tests, cron, CI)."
+        )
         parser.add_argument("--max-tasks-per-child", type=positive_int, default=None)
-        parser.add_argument("--max-memory-per-child", type=positive_int, default=None,
-                            help="KiB of resident memory after which a child is replaced.")
+        parser.add_argument(
+            "--max-memory-per-child",
+            type=positive_int,
+            default=None,
+            help="KiB of resident memory after which a child is replaced.",
+        )
         parser.add_argument("--time-limit", type=positive_float, default=None)
         parser.add_argument("--soft-time-limit", type=positive_float, default=None)
-        parser.add_argument("-n", "--hostname", default=None,
-                            help="Name of this worker (default: the host name).")
+        parser.add_argument(
+            "-n", "--hostname", default=None, help="Name of this worker (default: the host name)."
+        )
         parser.add_argument("-l", "--loglevel", type=log_level, default="INFO")
 
     def handle(self, *args, **options) -> None:
@@ -80,11 +96,16 @@ class Command(BaseCommand):
         if soft and hard and soft >= hard:
             raise CommandError(f"--soft-time-limit ({soft}) must be below --time-limit ({hard}).")
         worker = Worker(
-            app, concurrency=options["concurrency"], queues=options["queues"] or [],
-            pool=options["pool"], burst=options["burst"],
+            app,
+            concurrency=options["concurrency"],
+            queues=options["queues"] or [],
+            pool=options["pool"],
+            burst=options["burst"],
             max_tasks_per_child=options["max_tasks_per_child"],
-            max_memory_per_child=options["max_memory_per_child"], time_limit=hard,
-            soft_time_limit=soft, hostname=options["hostname"],
+            max_memory_per_child=options["max_memory_per_child"],
+            time_limit=hard,
+            soft_time_limit=soft,
+            hostname=options["hostname"],
         )
         code = worker.run()
         if code:
@@ -98,7 +119,8 @@ def _configure_logging(level: str) -> None:
     ours.setLevel(level)
     if not root.handlers and not ours.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(
-            "[%(asctime)s: %(levelname)s/%(process)d] %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("[%(asctime)s: %(levelname)s/%(process)d] %(name)s: %(message)s")
+        )
         ours.addHandler(handler)
         ours.propagate = False

@@ -19,9 +19,12 @@ class Command(BaseCommand):
         now = timezone.now()
         workers = list(Worker.objects.using(using).order_by("hostname", "supervisor", "name"))
         running: dict[str, list[str]] = {}
-        rows = TaskMessage.objects.using(using).filter(HELD).filter(
-            Q(started_at__isnull=False)
-        ).values_list("worker", "id", "name")
+        rows = (
+            TaskMessage.objects.using(using)
+            .filter(HELD)
+            .filter(Q(started_at__isnull=False))
+            .values_list("worker", "id", "name")
+        )
         for worker, task_id, name in rows:
             running.setdefault(worker, []).append(f"{name}[{task_id}]")
         if not workers:
@@ -32,5 +35,6 @@ class Command(BaseCommand):
             role = "child" if w.supervisor else f"{w.pool}x{w.concurrency}"
             age = (now - w.heartbeat_at).total_seconds()
             tasks = ", ".join(running.get(w.name, [])) or "-"
-            self.stdout.write(f"{w.name:32} {role:10} {w.pid:>7} {','.join(w.queues):20} "
-                              f"{age:5.0f}s  {tasks}")
+            self.stdout.write(
+                f"{w.name:32} {role:10} {w.pid:>7} {','.join(w.queues):20} {age:5.0f}s  {tasks}"
+            )
