@@ -28,6 +28,7 @@ import contextlib
 import importlib.metadata
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,7 +54,9 @@ PG_PASSWORD = os.environ.get("BENCH_PG_PASSWORD", "")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 # Defaults shared by all adapters; run.py may override them.
-DRAIN_TIMEOUT_S = 120.0  # a drain that takes longer fails instead of hanging
+# A drain that takes longer fails instead of hanging; None = max(120 s, n / 100),
+# i.e. it assumes every peer manages at least 100 tasks/s.
+DRAIN_TIMEOUT_S: float | None = None
 READY_TIMEOUT_S = 30.0  # how long idle workers may take to run a first task
 STOP_GRACE_S = 10.0  # SIGTERM -> SIGKILL grace period when stopping workers
 LATENCY_BUDGET_S = 60.0  # the latency phase stops early past this budget
@@ -100,9 +103,7 @@ def pg(dbname: str) -> Iterator[psycopg.Connection]:
 def ensure_database(dbname: str) -> None:
     """Create *dbname* if it does not exist yet."""
     with pg("postgres") as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
-        ).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
@@ -116,7 +117,8 @@ def reset_public_schema(dbname: str) -> None:
 
 
 def truncate(dbname: str, tables: Sequence[str]) -> None:
-    """Empty *tables* (restarting sequences), then VACUUM ANALYZE them."""
+    """Empty *tables* (restarting sequences), then VACUUM ANALYZE the whole
+    database (see vacuum_analyze)."""
     if not tables:
         return
     with pg(dbname) as conn:
@@ -125,14 +127,19 @@ def truncate(dbname: str, tables: Sequence[str]) -> None:
                 sql.SQL(", ").join(sql.Identifier(t) for t in tables)
             )
         )
-    vacuum_analyze(dbname, tables)
+    vacuum_analyze(dbname)
 
 
 def vacuum_analyze(dbname: str, tables: Iterable[str] | None = None) -> None:
-    """VACUUM ANALYZE *tables* (all tables if None).
+    """VACUUM ANALYZE *tables*, or the whole database (system catalogs
+    included) if None -- what the adapters do between phases.
 
     Autovacuum is off on the benchmark server: without this, dead tuples and
-    stale statistics from one phase would leak into the next one.
+    stale statistics from one phase would leak into the next one.  The
+    catalogs matter too: every run recreates the peer's schema and every
+    TRUNCATE rewrites pg_class rows, and the resulting catalog bloat measurably
+    slowed later runs (procrastinate's drain lost ~25% over a few runs).
+    Database-wide VACUUM ANALYZE takes ~0.1 s on these small databases.
     """
     with pg(dbname) as conn:
         if tables is None:
@@ -152,6 +159,22 @@ def public_tables(dbname: str, prefix: str = "") -> list[str]:
     return [r[0] for r in rows]
 
 
+@contextlib.contextmanager
+def exclusive_run(peer: str, wait: float = 600.0) -> Iterator[None]:
+    """Serialise runs of the same peer: two at once would clobber each other's
+    database and queue.  Holds a PostgreSQL session advisory lock (on the
+    ``postgres`` database) for the duration; waits up to *wait* seconds for
+    it, then fails rather than hang."""
+    with pg("postgres") as conn:
+        key = f"bench_peers:{peer}"
+        deadline = time.monotonic() + wait
+        while not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                raise BenchError(f"another run of peer {peer!r} still holds {key}")
+            time.sleep(1)
+        yield  # the lock goes with the connection
+
+
 def scalar(dbname: str, query: str, params: Sequence[object] = ()) -> object:
     with pg(dbname) as conn:
         row = conn.execute(query, params).fetchone()
@@ -167,15 +190,15 @@ def scalar(dbname: str, query: str, params: Sequence[object] = ()) -> object:
 class Workers:
     """Worker processes started by the harness (so we may stop them by PID)."""
 
+    logdir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
     def check_alive(self) -> None:
-        for p, log in zip(self.procs, self.logs):
+        for p, log in zip(self.procs, self.logs, strict=True):
             if p.poll() is not None:
                 raise BenchError(
-                    f"worker pid {p.pid} exited with code {p.returncode}:\n"
-                    + tail(log)
+                    f"worker pid {p.pid} exited with code {p.returncode}:\n" + tail(log)
                 )
 
     def log_tails(self, lines: int = 20) -> str:
@@ -200,10 +223,11 @@ def start_workers(
 ) -> Workers:
     """Start one process per command, each in its own session, cwd = repo root.
 
-    Output goes to ``$TMPDIR/bench-peers-<label>-*/worker-<i>.log``.
+    Output goes to ``$TMPDIR/bench-peers-<label>-*/worker-<i>.log`` (removed
+    by ``running_workers`` unless the workload failed).
     """
     logdir = Path(tempfile.mkdtemp(prefix=f"bench-peers-{label}-"))
-    workers = Workers()
+    workers = Workers(logdir)
     try:
         for i, cmd in enumerate(commands):
             log = logdir / f"worker-{i}.log"
@@ -251,12 +275,14 @@ def stop_workers(workers: Workers, grace: float | None = None) -> None:
 def running_workers(
     commands: Sequence[Sequence[str]], *, label: str, env: dict[str, str] | None = None
 ) -> Iterator[Workers]:
-    """``start_workers`` + ``stop_workers`` in a ``finally`` clause."""
+    """``start_workers`` + ``stop_workers`` in a ``finally`` clause; the
+    worker logs are kept only if the block failed."""
     workers = start_workers(commands, label=label, env=env)
     try:
         yield workers
     finally:
         stop_workers(workers)
+    shutil.rmtree(workers.logdir, ignore_errors=True)
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -295,7 +321,7 @@ def wait_until(
         if workers is not None:
             workers.check_alive()
         if time.monotonic() > deadline:
-            msg = f"timed out after {timeout:.0f}s waiting for {what}"
+            msg = f"timed out after {timeout:g}s waiting for {what}"
             if workers is not None:
                 msg += "\n" + workers.log_tails()
             raise BenchError(msg)
@@ -329,7 +355,8 @@ def timed_drain(
 
     The clock starts right before the worker processes are spawned.
     """
-    timeout = DRAIN_TIMEOUT_S if timeout is None else timeout
+    if timeout is None:
+        timeout = DRAIN_TIMEOUT_S if DRAIN_TIMEOUT_S is not None else max(120.0, n / 100)
     t_first: float | None = None
 
     t_start = time.monotonic()
@@ -424,7 +451,7 @@ def wait_stamp(
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            msg = f"latency task {token} did not start within {timeout:.0f}s"
+            msg = f"latency task {token} did not start within {timeout:g}s"
             if workers is not None:
                 msg += "\n" + workers.log_tails()
             raise BenchError(msg)

@@ -117,10 +117,25 @@ def enqueue_bulk(n: int) -> float | None:
 def _worker_commands() -> list[list[str]]:
     return [
         [
-            c.py(), "-m", "celery", "-A", "bench.peers.celery:app", "worker",
-            "-c", str(c.WORKER_CONCURRENCY), "-P", "prefork", "-Q", QUEUE,
-            "-n", "bench@%h", "-l", "WARNING",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            c.py(),
+            "-m",
+            "celery",
+            "-A",
+            "bench.peers.celery:app",
+            "worker",
+            "-c",
+            str(c.WORKER_CONCURRENCY),
+            "-P",
+            "prefork",
+            "-Q",
+            QUEUE,
+            "-n",
+            "bench@%h",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
         ]
     ]
 
@@ -147,6 +162,4 @@ def drain(n: int) -> dict:
 def latency(samples: int) -> dict:
     reset()
     with _workers() as workers:
-        return c.measure_latency(
-            PEER, lambda token: stamp.delay(token), samples, workers=workers
-        )
+        return c.measure_latency(PEER, lambda token: stamp.delay(token), samples, workers=workers)

@@ -48,7 +48,9 @@ DB = c.db_name(PEER)
 SETTINGS = "bench.peers._django_settings"
 INTERVAL_S = float(os.environ.get("BENCH_DTDB_INTERVAL", "1"))  # db_worker's default
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
+# Forced, not setdefault: this process only ever runs this peer, and an
+# inherited DJANGO_SETTINGS_MODULE (our project's) would be the wrong one.
+os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
 
 
 def _django():
@@ -87,7 +89,7 @@ def config() -> dict:
 
 
 def reset() -> None:
-    """Empty the task table and VACUUM ANALYZE it (autovacuum is off on the
+    """Empty the task table, then VACUUM ANALYZE the database (autovacuum is off on the
     benchmark server, so dead tuples would otherwise pile up)."""
     _close_django_connections()
     c.truncate(DB, [_table()])
@@ -127,9 +129,15 @@ def enqueue_bulk(n: int) -> float | None:
 def _worker_commands(startup_delay: bool) -> list[list[str]]:
     return [
         [
-            c.py(), "-m", "django", "db_worker",
+            c.py(),
+            "-m",
+            "django",
+            "db_worker",
             *([] if startup_delay else ["--no-startup-delay"]),
-            "--interval", str(INTERVAL_S), "--worker-id", f"bench-{i}",
+            "--interval",
+            str(INTERVAL_S),
+            "--worker-id",
+            f"bench-{i}",
         ]
         for i in range(c.WORKER_CONCURRENCY)
     ]
@@ -152,8 +160,9 @@ def drain(n: int) -> dict:
         for _ in range(n):
             tasks.noop.enqueue()
     _close_django_connections()
-    # Fresh statistics for the n queued rows before the workers start.
-    c.vacuum_analyze(DB, [_table()])
+    # Fresh statistics for the n queued rows before the workers start
+    # (autovacuum is off on the benchmark server).
+    c.vacuum_analyze(DB)
     table = _table()
     with c.pg(DB) as conn:
 

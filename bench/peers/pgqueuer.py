@@ -115,7 +115,7 @@ def _tables() -> list[str]:
 
 
 def reset() -> None:
-    """Empty PgQueuer's tables and VACUUM ANALYZE them (autovacuum is off on
+    """Empty PgQueuer's tables, then VACUUM ANALYZE the database (autovacuum is off on
     the benchmark server, so dead tuples would otherwise pile up)."""
     c.truncate(DB, _tables())
 
@@ -162,8 +162,15 @@ def enqueue_bulk(n: int) -> float | None:
 def _worker_commands() -> list[list[str]]:
     return [
         [
-            c.py(), "-m", "pgqueuer", "run", "bench.peers.pgqueuer:create_worker",
-            "--batch-size", str(BATCH_SIZE), "--log-level", "WARNING",
+            c.py(),
+            "-m",
+            "pgqueuer",
+            "run",
+            "bench.peers.pgqueuer:create_worker",
+            "--batch-size",
+            str(BATCH_SIZE),
+            "--log-level",
+            "WARNING",
         ]
         for _ in range(WORKER_PROCS)
     ]
@@ -177,8 +184,9 @@ def drain(n: int) -> dict:
     reset()
     with _client() as cl:
         cl.run(_enqueue_bulk(cl.queries, n))
-    # Fresh statistics for the n queued rows before the workers start.
-    c.vacuum_analyze(DB, _tables())
+    # Fresh statistics for the n queued rows before the workers start
+    # (autovacuum is off on the benchmark server).
+    c.vacuum_analyze(DB)
     with c.pg(DB) as conn:
 
         def remaining() -> int:
@@ -187,7 +195,8 @@ def drain(n: int) -> dict:
 
         result = c.timed_drain(n, remaining=remaining, workers_factory=_workers)
         failed = conn.execute(
-            "SELECT count(*) FROM pgqueuer_log WHERE status NOT IN ('queued', 'picked', 'successful')"
+            "SELECT count(*) FROM pgqueuer_log"
+            " WHERE status NOT IN ('queued', 'picked', 'successful')"
         ).fetchone()[0]
     if failed:
         raise c.BenchError(f"{failed} pgqueuer jobs did not succeed")

@@ -15,14 +15,14 @@ How the peer is driven
 Measured configuration
 ----------------------
 Concurrency 2 = ``WORKER_PROCS`` (2) worker processes x ``--concurrency``
-``WORKER_CONCURRENCY // WORKER_PROCS`` (1): on the 2-core machine one
-process per core is faster than one process with ``--concurrency 2``, whose
-single event loop is CPU-bound on procrastinate's own per-job bookkeeping
-(run.py's ``--procs 1`` measures that variant).  Log level WARNING
-(as for every peer; the CLI's default logs two lines per job).  Everything
-else is procrastinate's defaults: LISTEN/NOTIFY on, fetch polling interval 5 s, jobs
+``WORKER_CONCURRENCY // WORKER_PROCS`` (1).  On the 2-core machine one
+process per core drained faster and far more steadily than one process with
+``--concurrency 2``, whose single event loop is CPU-bound (run.py's
+``--procs 1`` measures that variant).  Log level WARNING, as for every peer
+(the CLI's default logs two lines per job).  Everything else is
+procrastinate's defaults: LISTEN/NOTIFY on, fetch polling interval 5 s, jobs
 kept (not deleted) after success.  Tasks are ``async def`` no-ops (the
-cheapest path in procrastinate 3, which runs sync tasks in a thread).
+cheapest path: procrastinate 3 runs sync tasks through ``sync_to_async``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _tables() -> list[str]:
 
 
 def reset() -> None:
-    """Empty procrastinate's tables and VACUUM ANALYZE them (autovacuum is off
+    """Empty procrastinate's tables, then VACUUM ANALYZE the database (autovacuum is off
     on the benchmark server, so dead tuples would otherwise pile up)."""
     c.truncate(DB, _tables())
 
@@ -117,11 +117,19 @@ def _worker_commands() -> list[list[str]]:
     per_proc = max(1, c.WORKER_CONCURRENCY // WORKER_PROCS)
     return [
         [
-            c.py(), "-m", "procrastinate", "--app=bench.peers.procrastinate.app",
+            c.py(),
+            "-m",
+            "procrastinate",
+            "--app=bench.peers.procrastinate.app",
             # The CLI logs two INFO lines per job by default; all peers run at
             # WARNING so no worker pays for per-task logging.
-            "--log-level", "warning",
-            "worker", "--name", f"bench-{i}", "--concurrency", str(per_proc),
+            "--log-level",
+            "warning",
+            "worker",
+            "--name",
+            f"bench-{i}",
+            "--concurrency",
+            str(per_proc),
         ]
         for i in range(WORKER_PROCS)
     ]
@@ -135,8 +143,9 @@ def drain(n: int) -> dict:
     reset()
     with app.open():
         noop.batch_defer(*([{}] * n))
-    # Fresh statistics for the n queued rows before the workers start.
-    c.vacuum_analyze(DB, _tables())
+    # Fresh statistics for the n queued rows before the workers start
+    # (autovacuum is off on the benchmark server).
+    c.vacuum_analyze(DB)
     with c.pg(DB) as conn:
 
         def remaining() -> int:

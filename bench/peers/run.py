@@ -63,8 +63,7 @@ def _maybe_reexec(peer: str) -> None:
     if VENV_PYTHON.exists() and Path(sys.executable) != VENV_PYTHON:
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
     sys.exit(
-        f"{PEER_DIST[peer]} is not installed here; run bench/peers/setup.sh "
-        f"and use {VENV_PYTHON}"
+        f"{PEER_DIST[peer]} is not installed here; run bench/peers/setup.sh and use {VENV_PYTHON}"
     )
 
 
@@ -75,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=200, help="latency samples")
     ap.add_argument("--json", metavar="PATH", help="also write the results there")
     ap.add_argument(
-        "--phases", default=",".join(PHASES),
+        "--phases",
+        default=",".join(PHASES),
         help=f"comma-separated subset of {','.join(PHASES)}",
     )
-    ap.add_argument("--timeout", type=float, help="drain timeout, s (default 120)")
+    ap.add_argument("--timeout", type=float, help="drain timeout, s (default max(120, n/100))")
     ap.add_argument(
         "--latency-budget", type=float, help="max seconds for the latency phase (default 60)"
     )
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency", type=int, help="total tasks in flight across workers (default 2)"
     )
     ap.add_argument(
-        "--procs", type=int,
+        "--procs",
+        type=int,
         help="worker processes, for peers where it is a separate knob (procrastinate, pgqueuer)",
     )
     args = ap.parse_args(argv)
@@ -130,23 +131,36 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{args.peer} {time.monotonic() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    log("setup")
-    adapter.setup(args.n)
-    for phase in PHASES:
-        if phase not in phases:
-            continue
-        log(phase)
+    def run_phases() -> None:
+        log("setup")
         try:
-            if phase == "latency":
-                value = adapter.latency(args.samples)
-            else:
-                value = getattr(adapter, phase)(args.n)
-        except Exception as e:  # report and go on with the other workloads
+            adapter.setup(args.n)
+        except Exception as e:  # nothing else can run; still write the JSON
             traceback.print_exc()
-            results["errors"][phase] = f"{type(e).__name__}: {e}"
-            continue
-        results[phase] = value
-        log(f"{phase}: {json.dumps(value)}")
+            results["errors"]["setup"] = f"{type(e).__name__}: {e}"
+            return
+        for phase in PHASES:
+            if phase not in phases:
+                continue
+            log(phase)
+            try:
+                if phase == "latency":
+                    value = adapter.latency(args.samples)
+                else:
+                    value = getattr(adapter, phase)(args.n)
+            except Exception as e:  # report and go on with the other workloads
+                traceback.print_exc()
+                results["errors"][phase] = f"{type(e).__name__}: {e}"
+                continue
+            results[phase] = value
+            log(f"{phase}: {json.dumps(value)}")
+
+    try:
+        with c.exclusive_run(args.peer):
+            run_phases()
+    except Exception as e:  # could not get (or keep) the per-peer lock
+        traceback.print_exc()
+        results["errors"]["lock"] = f"{type(e).__name__}: {e}"
     results["wall_s"] = round(time.monotonic() - t0, 1)
     if not results["errors"]:
         del results["errors"]

@@ -8,12 +8,12 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-VENV="$HERE/../../.venv-bench"
+VENV="$(cd "$HERE/../.." && pwd)/.venv-bench"
 PYTHON="${PYTHON:-}"
 
 if [ -z "$PYTHON" ]; then
     # Django 6 needs Python >= 3.12.
-    for cand in python3.12 /root/.pyenv/versions/3.12.1/bin/python python3; do
+    for cand in python3.12 python3.13 /root/.pyenv/versions/3.12.1/bin/python python3; do
         if command -v "$cand" >/dev/null 2>&1 &&
            "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
             PYTHON="$cand"
@@ -30,6 +30,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "Creating $VENV with $PYTHON"
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# Keep the venv out of git without touching the repo's .gitignore (what
+# Python >= 3.13's venv module does by itself).
+[ -f "$VENV/.gitignore" ] || echo '*' > "$VENV/.gitignore"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip || true  # best effort
 "$VENV/bin/python" -m pip install --quiet -r "$HERE/requirements.txt"
-echo "Peers installed in $(cd "$VENV" && pwd)"
+echo "Peers installed in $VENV"
