@@ -450,10 +450,40 @@ class Task:
         self._run_signature()
         return self.__dict__["_param_names_cache"]
 
+    def _simple_arity(self) -> tuple[tuple[str, ...], int] | None:
+        """
+        (parameter names, how many are required) when the body takes only plain
+        positional-or-keyword parameters, so a call can be checked without ``bind``.
+        """
+        cached = self.__dict__.get("_arity_cache", _UNSET)
+        if cached is _UNSET:
+            sig = self._run_signature()
+            cached = None
+            if sig is not None:
+                params = list(sig.parameters.values())
+                if all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params):
+                    required = [p for p in params if p.default is p.empty]
+                    if params[: len(required)] == required:
+                        cached = (tuple(p.name for p in params), len(required))
+            self.__dict__["_arity_cache"] = cached
+        return cached
+
     def _check_signature(self, args: tuple, kwargs: dict) -> None:
         sig = self._run_signature()
         if sig is None:
             return
+        simple = self._simple_arity()
+        if simple is not None:
+            # The common shape, checked in a few comparisons (bulk enqueue checks every
+            # call); anything unusual falls through to bind() for Python's own message.
+            names, required = simple
+            n = len(args)
+            if (
+                n <= len(names)
+                and (not kwargs or (kwargs.keys() <= set(names[n:])))
+                and n + sum(1 for k in names[n:required] if k in kwargs) >= required
+            ):
+                return
         try:
             sig.bind(*args, **kwargs)
         except TypeError as exc:

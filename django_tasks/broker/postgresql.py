@@ -214,9 +214,14 @@ class PostgreSQLBroker(Broker):
             connection = self.connection
             with connection.wrap_database_errors:
                 cursor = connection.connection.cursor()
+                # enqueue_many's messages share one options dict: encode it once.
+                encoded: dict[int, str] = {}
                 with cursor.copy(COPY) as copy:
                     for m in messages:
                         o = m.options
+                        options_json = encoded.get(id(o))
+                        if options_json is None:
+                            options_json = encoded[id(o)] = dumps(o)
                         copy.write_row(
                             (
                                 m.id,
@@ -231,7 +236,7 @@ class PostgreSQLBroker(Broker):
                                 m.retries,
                                 o.get("max_retries"),
                                 bool(o.get("acks_late")),
-                                dumps(o),
+                                options_json,
                                 o.get("parent_id") or "",
                                 o.get("group_id") or "",
                                 now,
