@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from .message import Message
+from .message import Message, new_task_id
 
 
 class Signature(dict):
@@ -148,7 +148,7 @@ class Signature(dict):
 
         sig = self.clone(prepend, **options)
         opts = dict(sig.options)
-        task_id = opts.pop("task_id", None) or str(uuid.uuid4())
+        task_id = opts.pop("task_id", None) or new_task_id()
         try:
             task = app.tasks[sig.task]
         except KeyError:
@@ -244,7 +244,7 @@ class chain:  # noqa: N801 - Celery's name
         sigs = [s.clone() for s in self.tasks]
         sigs[0] = sigs[0].clone(args, kwargs)
         for s in sigs:
-            s["options"].setdefault("task_id", str(uuid.uuid4()))
+            s["options"].setdefault("task_id", new_task_id())
         root = sigs[0].options["task_id"]
         for s in sigs[1:]:
             s["options"]["root_id"] = root

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -52,3 +55,17 @@ class Outcome:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     worker: str = ""
+
+
+def new_task_id() -> str:
+    """
+    A new task id: a UUID (version 7) whose first 48 bits are the time in milliseconds.
+
+    Same text form as Celery's uuid4 ids, but ordered by creation: new rows land at the end
+    of the primary-key index instead of on a random page of it, so enqueueing, claiming and
+    finishing stay as cheap beside millions of finished rows as in an empty table.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))

@@ -6,7 +6,6 @@ import difflib
 import inspect
 import logging
 import sys
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from . import conf
 from .exceptions import MaxRetriesExceededError, Retry
-from .message import Message
+from .message import Message, new_task_id
 from .ratelimit import parse_rate
 from .request import Request, current_request
 from .serialization import encode_call
@@ -398,7 +397,7 @@ class Task:
                 f"Task {self.name!r}: retries must be an integer >= 0, not {retries!r}."
             )
         return Message(
-            id=str(task_id or uuid.uuid4()),
+            id=str(task_id or new_task_id()),
             name=self.name,
             args=tuple(wire_args),
             kwargs=wire_kwargs,
@@ -702,7 +701,7 @@ class Task:
             wire_args, wire_kwargs = encode_call(self.name, args, kwargs, names)
             messages.append(
                 Message(
-                    id=str(uuid.uuid4()),
+                    id=new_task_id(),
                     name=first.name,
                     args=tuple(wire_args),
                     kwargs=wire_kwargs,

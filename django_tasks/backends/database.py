@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,7 +34,7 @@ from django.utils.module_loading import import_string
 from .. import conf, states
 from ..broker import get_broker
 from ..exceptions import NotRegistered
-from ..message import Message
+from ..message import Message, new_task_id
 from ..ratelimit import parse_rate
 from .adapter import DjangoTaskAdapter, build_adapter
 
@@ -336,7 +335,7 @@ class DatabaseBackend(BaseTaskBackend):
         self._check_importable(task)
         result = TaskResult(
             task=task,
-            id=str(uuid.uuid4()),
+            id=new_task_id(),
             status=TaskResultStatus.READY,
             enqueued_at=None,
             started_at=None,
