@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -30,6 +31,15 @@ class Message:
     redelivered: bool = False
     #: Its position in the claiming worker's sequence (set by ``claim``).
     seq: int = 0
+    #: The JSON text of (args, kwargs) when the sender encoded them already (bulk enqueue):
+    #: the queue stores it as is, and ``args``/``kwargs`` are the values as given.
+    wire: tuple[str, str] | None = None
+
+    def wire_args(self) -> tuple[str, str]:
+        """The JSON text of args and kwargs, as the queue stores them."""
+        if self.wire is not None:
+            return self.wire
+        return json.dumps(list(self.args)), json.dumps(self.kwargs)
 
 
 @dataclass(frozen=True, slots=True)

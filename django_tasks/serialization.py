@@ -70,6 +70,22 @@ def encode_call(task_name: str, args: tuple, kwargs: dict, names: list[str] | No
     raise EncodeError(f"Task {task_name!r} arguments are not JSON serializable.")
 
 
+def encode_call_text(
+    task_name: str, args: tuple, kwargs: dict, names: list[str] | None = None
+) -> tuple[str, str]:
+    """
+    Encode ``args`` and ``kwargs`` as JSON text, once (the bulk enqueue path).
+
+    The same check as ``encode_call`` and the same errors naming the argument, without
+    decoding the text again: the queue stores exactly this text.
+    """
+    try:
+        return dumps(list(args)), dumps(kwargs)
+    except (TypeError, ValueError):
+        encode_call(task_name, args, kwargs, names)  # raises the error naming the argument
+        raise
+
+
 def _raise(task_name: str, param: str, value: Any) -> None:
     bad = _first_bad(value)
     inner = "" if bad is value else f" (it holds {bad!r})"

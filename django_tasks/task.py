@@ -21,7 +21,7 @@ from .exceptions import MaxRetriesExceededError, Retry
 from .message import Message, new_task_id
 from .ratelimit import parse_rate
 from .request import Request, current_request
-from .serialization import encode_call
+from .serialization import encode_call, encode_call_text
 
 logger = logging.getLogger(__name__)
 
@@ -698,13 +698,13 @@ class Task:
                 continue
             if typing:
                 self._check_signature(args, kwargs)
-            wire_args, wire_kwargs = encode_call(self.name, args, kwargs, names)
             messages.append(
                 Message(
                     id=new_task_id(),
                     name=first.name,
-                    args=tuple(wire_args),
-                    kwargs=wire_kwargs,
+                    args=args,
+                    kwargs=kwargs,
+                    wire=encode_call_text(self.name, args, kwargs, names),
                     queue=first.queue,
                     priority=first.priority,
                     retries=first.retries,

@@ -8,6 +8,7 @@ values, never tasks, and commit before they return.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -74,8 +75,8 @@ class Broker:
             name=m.name,
             queue=m.queue,
             priority=m.priority,
-            args=list(m.args),
-            kwargs=m.kwargs,
+            args=json.loads(m.wire[0]) if m.wire else list(m.args),
+            kwargs=json.loads(m.wire[1]) if m.wire else m.kwargs,
             state=states.PENDING,
             run_at=m.eta or now,
             eta=m.eta,

@@ -253,3 +253,19 @@ def test_attempts_go_on_counting_after_a_requeue(broker):
         broker.requeue(["a"])
     numbers = list(TaskAttempt.objects.filter(task_id="a").values_list("number", flat=True))
     assert numbers == [1, 2]
+
+
+def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
+    """enqueue_many encodes arguments once; small batches, large batches (COPY) and
+    single rows must all store the same JSON."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tests import tasks
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    for n in (1, 3, 600):
+        results = tasks.context.enqueue_many([((when, Decimal("1.5")), {"k": (1, 2)})] * n)
+        row = TaskMessage.objects.get(id=results[-1].id)
+        assert row.args == ["2026-01-02T03:04:05Z", "1.5"]
+        assert row.kwargs == {"k": [1, 2]}
