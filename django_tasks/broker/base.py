@@ -26,7 +26,9 @@ logger = logging.getLogger(__name__)
 
 #: States in which a row is neither waiting nor finished: some worker holds it. Custom
 #: states written by ``update_state`` (PROGRESS...) are held too.
-NOT_HELD = (*states.CLAIMABLE_STATES, *states.READY_STATES)
+# In the same order as the dt_held index's predicate (models.py): SQLite and PostgreSQL
+# match a partial index only when the query repeats its predicate, constants in order.
+NOT_HELD = (*states.CLAIMABLE_STATES, *sorted(states.READY_STATES))
 HELD = ~Q(state__in=NOT_HELD)
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
@@ -503,6 +505,16 @@ class Broker:
             Q(name=supervisor) | Q(supervisor=supervisor)
         ).update(heartbeat_at=Now())
 
+    def _held_ids(self, worker: str) -> list[str]:
+        """Ids of the rows `worker` holds (served by the dt_held partial index)."""
+        from ..models import TaskMessage
+
+        return list(
+            TaskMessage.objects.using(self.using)
+            .filter(HELD, worker=worker)
+            .values_list("id", flat=True)
+        )
+
     def release(self, worker: str, delays: Sequence[tuple[str, float]]) -> int:
         """
         Claimed-not-started rows of `worker` -> PENDING, each due after its delay (seconds).
@@ -552,8 +564,11 @@ class Broker:
 
         now = timezone.now()
         message = f"Worker {worker!r} exited while running the task."
+        ids = self._held_ids(worker)
+        if not ids:
+            return 0, 0
         with transaction.atomic(using=self.using):
-            held = TaskMessage.objects.using(self.using).filter(HELD, worker=worker)
+            held = TaskMessage.objects.using(self.using).filter(HELD, worker=worker, id__in=ids)
             exclude = list(exclude)
             if exclude:
                 held = held.exclude(id__in=exclude)

@@ -51,6 +51,9 @@ NEXT_DUE = f"""
     SELECT min(run_at) FROM {TABLE}
      WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}})"""
 
+HELD_BY = f"""
+    SELECT id FROM {TABLE} WHERE state NOT IN ({_NOT_HELD_SQL}) AND worker = %s"""
+
 ORPHANS = f"""
     SELECT DISTINCT worker FROM {TABLE}
      WHERE state NOT IN ({_NOT_HELD_SQL}) AND worker <> ''
@@ -89,6 +92,11 @@ class SQLiteBroker(Broker):
             cursor.execute(NEXT_DUE.format(queues=", ".join(["%s"] * len(queues))), list(queues))
             first = self._datetime(cursor.fetchone()[0])
         return None if first is None else (first - timezone.now()).total_seconds()
+
+    def _held_ids(self, worker: str) -> list[str]:
+        with self.connection.cursor() as cursor:
+            cursor.execute(HELD_BY, [worker])
+            return [r[0] for r in cursor.fetchall()]
 
     def orphan_holders(self) -> list[str]:
         with self.connection.cursor() as cursor:

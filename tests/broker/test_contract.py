@@ -269,3 +269,12 @@ def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
         row = TaskMessage.objects.get(id=results[-1].id)
         assert row.args == ["2026-01-02T03:04:05Z", "1.5"]
         assert row.kwargs == {"k": [1, 2]}
+
+
+def test_recovery_queries_repeat_the_held_index_predicate_exactly():
+    """A partial index serves a query only when the query repeats its predicate (constants
+    in the same order): the broker's held-state list must match the dt_held index."""
+    from django_tasks.broker.base import NOT_HELD
+    from django_tasks.models import _HELD
+
+    assert list(_HELD.children[0][1]) == list(NOT_HELD)
