@@ -7,7 +7,7 @@ django-tasks-db needs: its app, a PostgreSQL database and the task backend.
 
 from bench.peers import _common as c
 
-SECRET_KEY = "bench-peers-not-secret"
+SECRET_KEY = "bench-peers-not-secret"  # noqa: S105 - a throwaway benchmark project
 DEBUG = False  # DEBUG would also make db_worker auto-reload and log queries
 USE_TZ = True
 INSTALLED_APPS = ["django_tasks_db"]

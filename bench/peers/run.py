@@ -61,7 +61,7 @@ def _maybe_reexec(peer: str) -> None:
     if importlib.util.find_spec(PEER_DIST[peer]) is not None:
         return
     if VENV_PYTHON.exists() and Path(sys.executable) != VENV_PYTHON:
-        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])  # noqa: S606
     sys.exit(
         f"{PEER_DIST[peer]} is not installed here; run bench/peers/setup.sh and use {VENV_PYTHON}"
     )
