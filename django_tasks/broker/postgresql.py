@@ -43,9 +43,9 @@ ENQUEUE = f"""
 # rows); the nullable columns left out are NULL.
 COPY_THRESHOLD = 500
 COPY = f"""
-    COPY {TABLE} (id, name, queue, priority, args, kwargs, run_at, eta, expires, retries,
-                  max_retries, acks_late, options, parent_id, group_id, created_at, state,
-                  redelivered, exc_type, exc_message, traceback, worker)
+    COPY {TABLE} (id, name, queue, priority, args, kwargs, eta, expires, retries,
+                  max_retries, acks_late, options, parent_id, group_id, run_at, created_at,
+                  state, redelivered, exc_type, exc_message, traceback, worker)
     FROM STDIN"""
 
 # enqueue one: the same for a single row, as VALUES (cheaper to run than unnest).
@@ -55,8 +55,14 @@ ENQUEUE_ONE = f"""
                              expires, retries, max_retries, acks_late, redelivered, options,
                              parent_id, group_id, exc_type, exc_message, traceback, worker,
                              created_at)
-        VALUES (%s, %s, %s, %s, %s::jsonb, %s::jsonb, 'PENDING', COALESCE(%s, now()), %s, %s,
-                %s, %s, %s, false, %s::jsonb, %s, %s, '', '', '', '', now())
+        SELECT v.id, v.name, v.queue, v.priority, v.args::jsonb, v.kwargs::jsonb, 'PENDING',
+               COALESCE(v.eta, now()), v.eta, v.expires, v.retries, v.max_retries,
+               v.acks_late, false, v.options::jsonb, v.parent_id, v.group_id, '', '', '', '',
+               now()
+          FROM (VALUES (%s, %s, %s, %s::int, %s, %s, %s::timestamptz, %s::timestamptz,
+                        %s::int, %s::int, %s::bool, %s, %s, %s))
+               AS v(id, name, queue, priority, args, kwargs, eta, expires, retries,
+                    max_retries, acks_late, options, parent_id, group_id)
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', queue) FROM ins"""
 
@@ -121,6 +127,26 @@ NEXT_DUE = f"""
 ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
 
 
+def _values(m: Message, dumps_options) -> tuple:
+    """A message's 14 values, in the column order ENQUEUE, ENQUEUE_ONE and COPY share."""
+    o = m.options
+    return (
+        m.id,
+        m.name,
+        m.queue,
+        m.priority,
+        *m.wire_args(),
+        m.eta,
+        m.expires,
+        m.retries,
+        o.get("max_retries"),
+        bool(o.get("acks_late")),
+        dumps_options(o),
+        o.get("parent_id") or "",
+        o.get("group_id") or "",
+    )
+
+
 class PostgreSQLBroker(Broker):
     supports_skip_locked = True
     supports_notify = True
@@ -147,57 +173,15 @@ class PostgreSQLBroker(Broker):
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
-            m = messages[0]
-            o = m.options
-            self._execute(
-                ENQUEUE_ONE,
-                (
-                    m.id,
-                    m.name,
-                    m.queue,
-                    m.priority,
-                    *m.wire_args(),
-                    m.eta,
-                    m.eta,
-                    m.expires,
-                    m.retries,
-                    o.get("max_retries"),
-                    bool(o.get("acks_late")),
-                    json.dumps(o),
-                    o.get("parent_id") or "",
-                    o.get("group_id") or "",
-                ),
-            ).close()
-            return
-        if len(messages) < COPY_THRESHOLD:
-            for start in range(0, len(messages), self.insert_batch_size):
-                batch = messages[start : start + self.insert_batch_size]
-                columns: list[list[Any]] = [[] for _ in range(14)]
-                for m in batch:
-                    o = m.options
-                    for col, value in zip(
-                        columns,
-                        (
-                            m.id,
-                            m.name,
-                            m.queue,
-                            m.priority,
-                            *m.wire_args(),
-                            m.eta,
-                            m.expires,
-                            m.retries,
-                            o.get("max_retries"),
-                            bool(o.get("acks_late")),
-                            json.dumps(o),
-                            o.get("parent_id") or "",
-                            o.get("group_id") or "",
-                        ),
-                        strict=True,
-                    ):
-                        col.append(value)
+            self._execute(ENQUEUE_ONE, _values(messages[0], json.dumps)).close()
+        elif len(messages) < COPY_THRESHOLD:
+            size = self.insert_batch_size
+            for start in range(0, len(messages), size):
+                rows = [_values(m, json.dumps) for m in messages[start : start + size]]
+                columns = [list(column) for column in zip(*rows, strict=True)]
                 self._execute(ENQUEUE, columns).close()
-            return
-        self._copy(messages)
+        else:
+            self._copy(messages)
 
     def _copy(self, messages: Sequence[Message]) -> None:
         """
@@ -206,36 +190,26 @@ class PostgreSQLBroker(Broker):
         COPY cannot call now(): the rows take the transaction's now() (one clock), read first
         in the same transaction, so they are due exactly as an INSERT would make them.
         """
-        dumps = json.dumps
+        # enqueue_many's messages share one options dict: encode it once.
+        encoded: dict[int, str] = {}
+
+        def dumps_options(options: dict) -> str:
+            text = encoded.get(id(options))
+            if text is None:
+                text = encoded[id(options)] = json.dumps(options)
+            return text
+
         with transaction.atomic(using=self.using):
             now = self._execute("SELECT now()", ()).fetchone()[0]
             connection = self.connection
             with connection.wrap_database_errors:
                 cursor = connection.connection.cursor()
-                # enqueue_many's messages share one options dict: encode it once.
-                encoded: dict[int, str] = {}
                 with cursor.copy(COPY) as copy:
                     for m in messages:
-                        o = m.options
-                        options_json = encoded.get(id(o))
-                        if options_json is None:
-                            options_json = encoded[id(o)] = dumps(o)
                         copy.write_row(
                             (
-                                m.id,
-                                m.name,
-                                m.queue,
-                                m.priority,
-                                *m.wire_args(),
+                                *_values(m, dumps_options),
                                 m.eta or now,
-                                m.eta,
-                                m.expires,
-                                m.retries,
-                                o.get("max_retries"),
-                                bool(o.get("acks_late")),
-                                options_json,
-                                o.get("parent_id") or "",
-                                o.get("group_id") or "",
                                 now,
                                 "PENDING",
                                 False,
