@@ -2,8 +2,9 @@
 Run one claimed message as a worker does: the checks and limits around ``trace``.
 
 Expiry, unknown names and bad data end the row with a reason (the worker goes on); the
-start marker (``broker.ack``) is written before the body; the soft time limit is armed
-around it; the consumer's slot tells the supervisor what runs.
+start marker (the consumer's slot, see ``slots.py``; plus ``broker.ack`` for
+``track_started`` tasks) is written before the body; the soft time limit is armed around
+it; the slot also tells the supervisor what runs.
 """
 
 from __future__ import annotations
