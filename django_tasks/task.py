@@ -808,26 +808,28 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
     return registered
 
 
-def _check_option_names(name: str, given: set[str]) -> None:
-    unknown = sorted(given - TASK_OPTIONS)
-    if not unknown:
-        return
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, sorted(TASK_OPTIONS), n=1)
-        hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
-    raise TypeError(f"Task {name!r}: unknown option {', '.join(hints)}.")
-
-
-def _check_call_options(name: str, call: str, given: dict[str, Any], allowed) -> None:
+def _unknown(given, allowed) -> str | None:
+    """The unknown names in `given`, each with its closest allowed name; None if none."""
     unknown = sorted(set(given) - allowed)
     if not unknown:
-        return
+        return None
     hints = []
     for key in unknown:
         close = difflib.get_close_matches(key, sorted(allowed), n=1)
         hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
-    raise TypeError(f"Task {name!r}: {call} got unknown option {', '.join(hints)}.")
+    return ", ".join(hints)
+
+
+def _check_option_names(name: str, given: set[str]) -> None:
+    hints = _unknown(given, TASK_OPTIONS)
+    if hints:
+        raise TypeError(f"Task {name!r}: unknown option {hints}.")
+
+
+def _check_call_options(name: str, call: str, given: dict[str, Any], allowed) -> None:
+    hints = _unknown(given, allowed)
+    if hints:
+        raise TypeError(f"Task {name!r}: {call} got unknown option {hints}.")
 
 
 def _resolve(task: Task) -> TaskOptions:

@@ -20,8 +20,9 @@ _NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
 
 # enqueue: new rows -> PENDING, due at their eta or now (the database's clock), and a NOTIFY
 # per queue so idle workers claim at once. Inside a transaction the NOTIFY is delivered at
-# commit, so no worker wakes for rows it cannot see yet. One statement for any number of rows.
-ENQUEUE = f"""
+# commit, so no worker wakes for rows it cannot see yet. {values} is where the rows come
+# from: fourteen columns v(...) in the order _values() builds them.
+_ENQUEUE = f"""
     WITH ins AS (
         INSERT INTO {TABLE} (id, name, queue, priority, args, kwargs, state, run_at, eta,
                              expires, retries, max_retries, acks_late, redelivered, options,
@@ -31,13 +32,26 @@ ENQUEUE = f"""
                COALESCE(v.eta, now()), v.eta, v.expires, v.retries, v.max_retries,
                v.acks_late, false, v.options::jsonb, v.parent_id, v.group_id, '', '', '', '',
                now()
-          FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],
-                      %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::bool[],
-                      %s::text[], %s::text[], %s::text[])
+          FROM {{values}}
                AS v(id, name, queue, priority, args, kwargs, eta, expires, retries,
                     max_retries, acks_late, options, parent_id, group_id)
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
+
+# enqueue a batch: one array per column.
+ENQUEUE = _ENQUEUE.format(
+    values="""unnest(
+            %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],
+            %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::bool[],
+            %s::text[], %s::text[], %s::text[])"""
+)
+
+# enqueue one row: VALUES (cheaper to run than unnest for a single row).
+ENQUEUE_ONE = _ENQUEUE.format(
+    values="""(VALUES (
+            %s, %s, %s, %s::int, %s, %s, %s::timestamptz, %s::timestamptz, %s::int, %s::int,
+            %s::bool, %s, %s, %s))"""
+)
 
 # enqueue many: COPY for large batches (several times faster than INSERT for thousands of
 # rows); the nullable columns left out are NULL.
@@ -47,24 +61,6 @@ COPY = f"""
                   max_retries, acks_late, options, parent_id, group_id, run_at, created_at,
                   state, redelivered, exc_type, exc_message, traceback, worker)
     FROM STDIN"""
-
-# enqueue one: the same for a single row, as VALUES (cheaper to run than unnest).
-ENQUEUE_ONE = f"""
-    WITH ins AS (
-        INSERT INTO {TABLE} (id, name, queue, priority, args, kwargs, state, run_at, eta,
-                             expires, retries, max_retries, acks_late, redelivered, options,
-                             parent_id, group_id, exc_type, exc_message, traceback, worker,
-                             created_at)
-        SELECT v.id, v.name, v.queue, v.priority, v.args::jsonb, v.kwargs::jsonb, 'PENDING',
-               COALESCE(v.eta, now()), v.eta, v.expires, v.retries, v.max_retries,
-               v.acks_late, false, v.options::jsonb, v.parent_id, v.group_id, '', '', '', '',
-               now()
-          FROM (VALUES (%s, %s, %s, %s::int, %s, %s, %s::timestamptz, %s::timestamptz,
-                        %s::int, %s::int, %s::bool, %s, %s, %s))
-               AS v(id, name, queue, priority, args, kwargs, eta, expires, retries,
-                    max_retries, acks_late, options, parent_id, group_id)
-        RETURNING queue)
-    SELECT pg_notify('{CHANNEL}', queue) FROM ins"""
 
 # claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in the order the
 # worker will run them. Safe with concurrent workers: SKIP LOCKED hands each row to one
