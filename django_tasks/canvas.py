@@ -6,7 +6,11 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+from . import conf, eager
 from .message import Message, new_task_id
+from .registry import tasks as registry
+from .result import AsyncResult, GroupResult
+from .sending import build_message, from_signature, send
 
 
 class Signature(dict):
@@ -74,9 +78,8 @@ class Signature(dict):
 
     @property
     def type(self):
-        from .app import app
-
-        return app.tasks[self.task]
+        """The registered task this signature calls (``NotRegistered`` if none here)."""
+        return registry[self.task]
 
     def set(self, **options: Any) -> Signature:
         """Set call options (queue, countdown, ...) on this signature; return it."""
@@ -106,16 +109,12 @@ class Signature(dict):
         """
         Send the call (with `args` prepended unless immutable).
 
-        A task not registered in this process is sent by name (``app.send_task``).
+        A task not registered in this process is sent by name (as ``app.send_task``).
         """
-        from .app import app
-        from .exceptions import NotRegistered
-
         sig = self.clone(args, kwargs, **options)
-        try:
-            task = sig.type
-        except NotRegistered:
-            return app.send_task(sig.task, sig.args, sig.kwargs, **sig.options)
+        task = registry.get(sig.task)
+        if task is None:
+            return send_by_name(sig.task, sig.args, sig.kwargs, **sig.options)
         return task.apply_async(sig.args, sig.kwargs, **sig.options)
 
     def delay(self, *args: Any, **kwargs: Any):
@@ -138,23 +137,8 @@ class Signature(dict):
         return NotImplemented
 
     def to_message(self, prepend: tuple = (), **options: Any) -> Message:
-        """
-        The message this signature sends, with `prepend` before its args (unless immutable).
-
-        Built in the worker for chains and links: validated and encoded by the registered
-        task when there is one here.
-        """
-        from .app import app
-
-        sig = self.clone(prepend, **options)
-        opts = dict(sig.options)
-        task_id = opts.pop("task_id", None) or new_task_id()
-        try:
-            task = app.tasks[sig.task]
-        except KeyError:
-            return _message_by_name(sig.task, sig.args, sig.kwargs, task_id, opts)
-        opts.pop("on_commit", None)
-        return task._message(sig.args, sig.kwargs, task_id=task_id, **opts)
+        """The message this signature sends, with `prepend` before its args (unless immutable)."""
+        return from_signature(self, prepend, **options)
 
     def __repr__(self) -> str:
         args = ", ".join([*map(repr, self.args), *(f"{k}={v!r}" for k, v in self.kwargs.items())])
@@ -164,58 +148,18 @@ class Signature(dict):
 signature = Signature
 
 
-def _message_by_name(
-    name: str, args: tuple, kwargs: dict, task_id: str, opts: dict[str, Any]
-) -> Message:
-    """The message for a task not registered here: checked as far as a name allows."""
-    from . import conf
-    from .serialization import encode_call
-    from .task import (
-        CALL_OPTIONS,
-        _check_call_options,
-        _check_priority,
-        _eta,
-        _expires,
-    )
+def send_by_name(name: str, args: Any = None, kwargs: Any = None, **options: Any):
+    """
+    Send a call of the task `name` (it need not be importable here); return its result.
 
-    opts = {k: v for k, v in opts.items() if k not in ("on_commit", "using")}
-    _check_call_options(name, "send_task()", opts, CALL_OPTIONS)
-    wire_args, wire_kwargs = encode_call(name, tuple(args), dict(kwargs))
-    queue = opts.pop("queue", None) or conf.get("DEFAULT_QUEUE")
-    priority = opts.pop("priority", None)
-    priority = conf.get("DEFAULT_PRIORITY") if priority is None else priority
-    _check_priority(name, priority)
-    eta = _eta(name, opts.pop("countdown", None), opts.pop("eta", None))
-    expires = _expires(name, opts.pop("expires", None))
-    retries = opts.pop("retries", 0) or 0
-    for key in ("args", "kwargs", "shadow", "serializer", "routing_key", "exchange"):
-        opts.pop(key, None)
-    return Message(
-        id=task_id,
-        name=name,
-        args=tuple(wire_args),
-        kwargs=wire_kwargs,
-        queue=queue,
-        priority=priority,
-        retries=retries,
-        eta=eta,
-        expires=expires,
-        options=opts,
-    )
-
-
-def signature_list(value: Any) -> list[dict]:
-    """Normalise a link/link_error option: one signature or a list of them, as dicts."""
-    items = value if isinstance(value, list | tuple) else [value]
-    out = []
-    for item in items:
-        if isinstance(item, dict):
-            out.append(dict(Signature.from_dict(item)))
-        elif hasattr(item, "s"):  # a task: link=add means add.s()
-            out.append(dict(item.s()))
-        else:
-            raise TypeError(f"link/link_error must be signatures, not {item!r}.")
-    return out
+    Checked as far as a name allows (options, JSON); never run eagerly, as Celery's
+    ``send_task``.
+    """
+    on_commit = options.pop("on_commit", None)
+    using = options.pop("using", None) or conf.get("DATABASE")
+    message = build_message(name, tuple(args or ()), kwargs or {}, call="send_task()", **options)
+    send([message], using=using, on_commit=on_commit)
+    return AsyncResult(message.id, task_name=name, using=using)
 
 
 class chain:  # noqa: N801 - Celery's name
@@ -252,15 +196,13 @@ class chain:  # noqa: N801 - Celery's name
 
     def apply_async(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
         """Send the first task; return the last task's result, whose ``.parent`` walks back."""
-        from .result import AsyncResult
-
         sigs = self._prepared(args, kwargs)
         first = sigs[0]
         rest = [dict(s) for s in sigs[1:]]
         first_opts = {**first.options, **options}
         if rest:
             first_opts["chain"] = rest
-        first.type.apply_async(first.args, first.kwargs, **first_opts)
+        Signature(first.task, first.args, first.kwargs, options=first_opts).apply_async()
         result = None
         for s in sigs:
             result = AsyncResult(s.options["task_id"], task_name=s.task, parent=result)
@@ -295,26 +237,33 @@ class group:  # noqa: N801 - Celery's name
         self.tasks = tuple(Signature.from_dict(t) if isinstance(t, dict) else t for t in tasks)
 
     def apply_async(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
-        """Send every signature in one statement per batch; return a ``GroupResult``."""
-        from . import conf
-        from .result import AsyncResult, GroupResult
-        from .task import send_many
+        """
+        Send every signature in one statement per batch; return a ``GroupResult``.
 
+        With ``ALWAYS_EAGER`` every member runs here, as ``apply()``.
+        """
+        if eager.is_eager():
+            options.pop("on_commit", None)
+            options.pop("using", None)
+            return self.apply(args, kwargs, **options)
         group_id = options.pop("group_id", None) or str(uuid.uuid4())
         on_commit = options.pop("on_commit", None)
+        using = options.pop("using", None) or conf.get("DATABASE")
         messages = []
         results = []
         for i, item in enumerate(self.tasks):
             if isinstance(item, chain):
-                results.append(item.apply_async(args, kwargs, group_id=group_id, **options))
+                results.append(
+                    item.apply_async(args, kwargs, group_id=group_id, using=using, **options)
+                )
                 continue
             sig = item.clone(args, kwargs, **options)
             sig["options"]["group_id"] = group_id
             sig["options"].setdefault("headers", {})["group_index"] = i
             msg = sig.to_message()
             messages.append(msg)
-            results.append(AsyncResult(msg.id, task_name=msg.name))
-        send_many(messages, conf.get("DATABASE"), on_commit)
+            results.append(AsyncResult(msg.id, task_name=msg.name, using=using))
+        send(messages, using=using, on_commit=on_commit)
         return GroupResult(group_id, results)
 
     def delay(self, *args: Any, **kwargs: Any):
@@ -324,10 +273,9 @@ class group:  # noqa: N801 - Celery's name
         return self.apply_async(args, kwargs)
 
     def apply(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
-        from .result import GroupResult
-
-        group_id = str(uuid.uuid4())
-        return GroupResult(group_id, [s.clone(args, kwargs).apply() for s in self.tasks])
+        """Run every member here, in order; return their ``GroupResult``."""
+        group_id = options.pop("group_id", None) or str(uuid.uuid4())
+        return GroupResult(group_id, [s.clone(args, kwargs).apply(**options) for s in self.tasks])
 
     def __len__(self) -> int:
         return len(self.tasks)
@@ -335,8 +283,6 @@ class group:  # noqa: N801 - Celery's name
 
 def chunks(task: Any, it: Iterable, n: int) -> group:
     """Split calls of `task` over `it` into groups of `n` calls per message (Celery's chunks)."""
-    from .app import app
-
     items = list(it)
-    starmap = app.tasks.get("django_tasks.starmap")
+    starmap = registry["django_tasks.starmap"]
     return group(starmap.s(task.name, items[i : i + n]) for i in range(0, len(items), n))

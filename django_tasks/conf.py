@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from .hints import closest
 from .ratelimit import parse_rate
 
 #: Every key of ``DJANGO_TASKS`` with its default. Keys are Celery's setting names without
@@ -144,8 +145,8 @@ def problems() -> list[Problem]:
     found = []
     for key in raw:
         if key not in DEFAULTS:
-            close = [k for k in DEFAULTS if k.startswith(str(key)[:4])]
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            close = closest(key, DEFAULTS)
+            hint = f" Did you mean {close!r}?" if close else ""
             found.append(
                 Problem("django_tasks.E002", f"DJANGO_TASKS[{key!r}] is not a setting.{hint}")
             )
@@ -157,20 +158,13 @@ def problems() -> list[Problem]:
                 )
             )
     merged = {**DEFAULTS, **raw}
-    if (
-        _seconds_or_none(merged["TIME_LIMIT"])
-        and _seconds_or_none(merged["SOFT_TIME_LIMIT"])
-        and merged["TIME_LIMIT"]
-        and merged["SOFT_TIME_LIMIT"]
-        and merged["SOFT_TIME_LIMIT"] >= merged["TIME_LIMIT"]
-    ):
-        found.append(
-            Problem(
-                "django_tasks.E004",
-                f"DJANGO_TASKS['SOFT_TIME_LIMIT'] ({merged['SOFT_TIME_LIMIT']!r}) must be below "
-                f"DJANGO_TASKS['TIME_LIMIT'] ({merged['TIME_LIMIT']!r}).",
-            )
-        )
+    limits = limits_problem(
+        merged["SOFT_TIME_LIMIT"],
+        merged["TIME_LIMIT"],
+        lambda key: f"DJANGO_TASKS[{key.upper()!r}]",
+    )
+    if limits:
+        found.append(Problem("django_tasks.E004", limits))
     if (
         _positive_seconds(merged["HEARTBEAT_INTERVAL"])
         and _positive_seconds(merged["HEARTBEAT_TIMEOUT"])
@@ -187,6 +181,19 @@ def problems() -> list[Problem]:
             )
         )
     return found
+
+
+def limits_problem(soft: Any, hard: Any, where: Callable[[str], str]) -> str | None:
+    """
+    The problem with a soft/hard time-limit pair, or None: soft may not exceed hard.
+
+    The one rule for settings, task options, backend OPTIONS and ``runtasks`` flags. Equal
+    limits are allowed, as in Celery. `where(key)` names "soft_time_limit" for the message.
+    """
+    if _positive_seconds(soft) and _positive_seconds(hard) and soft > hard:
+        soft_name, hard_name = where("soft_time_limit"), where("time_limit")
+        return f"{soft_name} ({soft!r}) must not exceed {hard_name} ({hard!r})."
+    return None
 
 
 _cache: dict[str, Any] | None = None
@@ -218,6 +225,12 @@ def _drop_cache(*, setting: str, **kwargs: Any) -> None:
 
 #: Callables run when DJANGO_TASKS changes (caches that depend on it register here).
 _on_change: list[Callable[[], None]] = []
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Run `callback` whenever ``DJANGO_TASKS`` (or ``DATABASES``) changes: drop a cache."""
+    _on_change.append(callback)
+
 
 setting_changed.connect(_drop_cache)
 

@@ -16,5 +16,8 @@ task_retry = Signal()
 task_revoked = Signal()
 #: Sent when a message names no registered task: sender=None, name, id, message.
 task_unknown = Signal()
-#: Sent after a message was written (or scheduled for commit): sender=task, task_id.
+#: Sent after a message was written: sender=task name, body, exchange, routing_key, headers.
 after_task_publish = Signal()
+#: Sent before a message is written: sender=task name, body, exchange, routing_key, headers,
+#: properties, declare, retry_policy (headers receivers add are kept in the message).
+before_task_publish = Signal()

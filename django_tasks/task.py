@@ -2,149 +2,42 @@
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
 from django.utils import timezone
 
-from . import conf
+from . import conf, eager
+from .canvas import Signature, chunks, group
 from .exceptions import MaxRetriesExceededError, Retry
-from .message import Message, new_task_id
-from .ratelimit import parse_rate
-from .request import Request, current_request
-from .serialization import encode_call, encode_call_text
+from .log import get_task_logger
+from .options import (
+    CALL_OPTIONS,
+    RETRY_OPTIONS,
+    FromSettings,
+    TaskOptions,
+    check_call_options,
+    check_priority,
+    check_task_option_names,
+    due_time,
+    resolve,
+)
+from .registry import canonical_module
+from .registry import tasks as registry
+from .request import Request, current_request, pop, push
+from .result import AsyncResult
+from .sending import build_many, build_message, send
+from .serialization import encode_call, encode_result
+from .trace import note_retry
 
 logger = logging.getLogger(__name__)
 
-#: Options a task accepts (decorator keyword or class attribute), Celery's names.
-TASK_OPTIONS = frozenset(
-    {
-        "name",
-        "bind",
-        "base",
-        "max_retries",
-        "default_retry_delay",
-        "rate_limit",
-        "time_limit",
-        "soft_time_limit",
-        "ignore_result",
-        "store_errors_even_if_ignored",
-        "send_error_emails",
-        "acks_late",
-        "track_started",
-        "throws",
-        "queue",
-        "priority",
-        "expires",
-        "serializer",
-        "autoretry_for",
-        "retry_backoff",
-        "retry_backoff_max",
-        "retry_jitter",
-        "typing",
-        "retry_kwargs",
-        "shared",
-        "abstract",
-    }
-)
-
-#: Options ``apply_async`` accepts. ``routing_key``, ``exchange`` and ``shadow`` are
-#: accepted for Celery code and ignored: the queue is the only route.
-CALL_OPTIONS = frozenset(
-    {
-        "args",
-        "kwargs",
-        "countdown",
-        "eta",
-        "expires",
-        "queue",
-        "priority",
-        "task_id",
-        "link",
-        "link_error",
-        "on_commit",
-        "headers",
-        "time_limit",
-        "soft_time_limit",
-        "acks_late",
-        "retries",
-        "max_retries",
-        "parent_id",
-        "root_id",
-        "group_id",
-        "chain",
-        "using",
-        "shadow",
-        "serializer",
-        "routing_key",
-        "exchange",
-        "ignore_result",
-    }
-)
-
-#: Options ``retry(**options)`` may change for the next attempt.
-RETRY_OPTIONS = frozenset({"queue", "priority"})
-
-#: Keys ``retry_kwargs`` may hold (the keywords of ``Task.retry``).
-RETRY_KWARGS = frozenset({"max_retries", "countdown", "eta", "queue", "priority"})
-
-
-class FromSettings:
-    """
-    A task option that falls back to ``DJANGO_TASKS[key]``.
-
-    Reading the option on a task gives the setting's current value until a decorator
-    keyword or a subclass attribute sets it (``None`` included: ``max_retries=None`` is
-    "retry forever", not "use the setting").
-    """
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        return conf.get(self.key)
-
-    def __repr__(self) -> str:
-        return f"<DJANGO_TASKS[{self.key!r}]>"
-
-
 _UNSET = object()
-
-
-@dataclass(frozen=True, slots=True)
-class TaskOptions:
-    """A task's options resolved: keyword > class attribute > DJANGO_TASKS > default."""
-
-    max_retries: int | None
-    default_retry_delay: float
-    #: Tasks per second (None: no limit).
-    rate_limit: float | None
-    time_limit: float | None
-    soft_time_limit: float | None
-    ignore_result: bool
-    store_errors_even_if_ignored: bool
-    send_error_emails: bool
-    acks_late: bool
-    track_started: bool
-    throws: tuple[type[BaseException], ...]
-    queue: str
-    priority: int
-    expires: float | datetime | None
-    autoretry_for: tuple[type[BaseException], ...]
-    retry_kwargs: dict[str, Any]
-    retry_backoff: int | bool
-    retry_backoff_max: float
-    retry_jitter: bool
-    typing: bool
 
 
 class Task:
@@ -211,7 +104,10 @@ class Task:
 
     _orig_run: Callable | None = None
     _options: TaskOptions | None = None
+    #: The app this task belongs to (set to ``django_tasks.app`` by the app module).
     app: Any = None
+    #: Does the class define its own ``__call__``? Then the worker calls the task, not run.
+    custom_call: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """
@@ -221,28 +117,23 @@ class Task:
         not say ``abstract = True`` is a task, named ``<module>.<ClassName>``.
         """
         super().__init_subclass__(**kwargs)
+        cls.custom_call = cls.__call__ is not Task.__call__
         if "_orig_run" in cls.__dict__ or cls.__dict__.get("abstract", False):
             return
         if "run" not in cls.__dict__:
             cls.abstract = True
             return
-        from .app import app as default_app
-        from .app import canonical_module
-
         cls.abstract = False
         if not cls.__dict__.get("name"):
             cls.name = f"{canonical_module(cls.__module__)}.{cls.__name__}"
         cls._orig_run = cls.__dict__["run"]
         instance = cls()
-        instance.app = default_app
-        _resolve(instance)
-        default_app.tasks.register(instance)
-        conf._on_change.append(instance._drop_options)
+        resolve(instance)
+        registry.register(instance)
+        conf.on_change(instance._drop_options)
 
     def get_logger(self, **kwargs: Any):
         """This task's logger (Celery's ``Task.get_logger``): records carry name and id."""
-        from .log import get_task_logger
-
         return get_task_logger(self.name)
 
     # -- options -------------------------------------------------------------------------------
@@ -251,7 +142,7 @@ class Task:
     def options(self) -> TaskOptions:
         """The resolved options (settings read once, dropped when DJANGO_TASKS changes)."""
         if self._options is None:
-            self._options = _resolve(self)
+            self._options = resolve(self)
         return self._options
 
     def _drop_options(self) -> None:
@@ -261,8 +152,6 @@ class Task:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the body inline in this process (``request.called_directly`` is true)."""
-        from .request import pop, push
-
         outer = current_request()
         if outer.id is not None and outer.task == self.name and not outer.called_directly:
             # The worker (or apply) calls a custom __call__ that calls super(): the request
@@ -305,12 +194,10 @@ class Task:
         signature when ``typing``) here, not in the worker: a bad call raises and writes
         nothing. With ``ALWAYS_EAGER`` the task runs here and an ``EagerResult`` is returned.
         """
-        from .result import AsyncResult
-
-        _check_call_options(self.name, "apply_async()", options, CALL_OPTIONS)
-        message = self._message(
-            tuple(args or ()),
-            dict(kwargs or {}),
+        message = build_message(
+            self,
+            args,
+            kwargs,
             countdown=countdown,
             eta=eta,
             expires=expires,
@@ -321,109 +208,11 @@ class Task:
             link_error=link_error,
             **options,
         )
-        if conf.get("ALWAYS_EAGER"):
-            from .trace import apply_eagerly
-
-            return apply_eagerly(self, message)
+        if eager.is_eager():
+            return eager.apply_eagerly(self, message)
         using = options.get("using") or conf.get("DATABASE")
-        self._send(message, using, on_commit)
+        send([message], using=using, on_commit=on_commit)
         return AsyncResult(message.id, task_name=self.name, using=using)
-
-    def _message(
-        self,
-        args: tuple,
-        kwargs: dict,
-        *,
-        countdown=None,
-        eta=None,
-        expires=None,
-        queue=None,
-        priority=None,
-        task_id=None,
-        link=None,
-        link_error=None,
-        **options: Any,
-    ) -> Message:
-        """Check a call and build its message (no database access)."""
-        from .canvas import signature_list
-
-        opts = self.options
-        if opts.typing:
-            self._check_signature(args, kwargs)
-        serializer = options.get("serializer")
-        if serializer is not None and serializer != "json":
-            raise ImproperlyConfigured(
-                f"Task {self.name!r}: serializer must be 'json' (the only serializer), "
-                f"not {serializer!r}."
-            )
-        run_at = _eta(self.name, countdown, eta)
-        expires_at = _expires(self.name, expires if expires is not None else opts.expires)
-        queue = opts.queue if queue is None else queue
-        if not isinstance(queue, str) or not queue or len(queue) > 100:
-            raise ValueError(
-                f"Task {self.name!r}: queue must be a name of 1 to 100 characters, not {queue!r}."
-            )
-        priority = opts.priority if priority is None else priority
-        _check_priority(self.name, priority)
-        wire_args, wire_kwargs = encode_call(self.name, args, kwargs, self._param_names())
-        extra: dict[str, Any] = {}
-        for key in ("time_limit", "soft_time_limit"):
-            value = options.get(key, getattr(opts, key))
-            if value is not None:
-                _check_seconds(self.name, key, value, ValueError)
-                extra[key] = value
-        extra["acks_late"] = bool(options.get("acks_late", opts.acks_late))
-        extra["track_started"] = opts.track_started
-        max_retries = options.get("max_retries", opts.max_retries)
-        if max_retries is not None:
-            extra["max_retries"] = max_retries
-        if link:
-            extra["link"] = signature_list(link)
-        if link_error:
-            extra["link_error"] = signature_list(link_error)
-        for key in ("headers", "parent_id", "root_id", "group_id", "chain"):
-            if options.get(key):
-                extra[key] = options[key]
-        sender = current_request()
-        if sender.id is not None and not sender.called_directly and "parent_id" not in extra:
-            # Sent from inside a running task: that task is its parent, as in Celery 4.
-            extra["parent_id"] = sender.id
-            extra["root_id"] = extra.get("root_id") or sender.root_id or sender.id
-        if options.get("ignore_result") is not None:
-            extra["ignore_result"] = bool(options["ignore_result"])
-        retries = options.get("retries") or 0
-        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
-            raise ValueError(
-                f"Task {self.name!r}: retries must be an integer >= 0, not {retries!r}."
-            )
-        return Message(
-            id=str(task_id or new_task_id()),
-            name=self.name,
-            args=tuple(wire_args),
-            kwargs=wire_kwargs,
-            queue=queue,
-            priority=priority,
-            retries=retries,
-            eta=run_at,
-            expires=expires_at,
-            options=extra,
-        )
-
-    def _send(self, message: Message, using: str, on_commit: bool | None) -> None:
-        from .broker import get_broker
-        from .signals import after_task_publish
-
-        broker = get_broker(using)
-        connection = connections[using]
-
-        def write() -> None:
-            broker.enqueue([message])
-            after_task_publish.send(sender=self, task_id=message.id, message=message)
-
-        if connection.in_atomic_block and on_commit is not False:
-            transaction.on_commit(write, using=using)
-        else:
-            write()
 
     def _run_signature(self) -> inspect.Signature | None:
         """The body's signature, computed once per task (it is on every enqueue's path)."""
@@ -506,20 +295,20 @@ class Task:
         (countdowns are not waited for); links and chains run eagerly too. `throw` (default
         ``EAGER_PROPAGATES``) re-raises a failure here.
         """
-        from .trace import apply_eagerly
-
         for key in ("logfile", "loglevel", "countdown", "eta", "expires"):
             options.pop(key, None)  # accepted as Celery's apply() accepts them; meaningless here
-        message = self._message(
-            tuple(args or ()),
-            dict(kwargs or {}),
+        message = build_message(
+            self,
+            args,
+            kwargs,
+            call="apply()",
             task_id=task_id,
             link=link,
             link_error=link_error,
             retries=retries,
             **{k: v for k, v in options.items() if k in CALL_OPTIONS},
         )
-        return apply_eagerly(self, message, throw=throw)
+        return eager.apply_eagerly(self, message, throw=throw)
 
     # -- inside a task -------------------------------------------------------------------------
 
@@ -574,12 +363,12 @@ class Task:
                 f"Can't retry {self.name}[{request.id}] args:{tuple(request.args)} "
                 f"kwargs:{request.kwargs}"
             )
-        _check_call_options(self.name, "retry()", options, RETRY_OPTIONS)
+        check_call_options(self.name, "retry()", options, RETRY_OPTIONS)
         if eta is None and countdown is None:
             countdown = self.options.default_retry_delay
-        when = _eta(self.name, countdown, eta) or timezone.now()
+        when = due_time(self.name, countdown, eta) or timezone.now()
         if "priority" in options:
-            _check_priority(self.name, options["priority"])
+            check_priority(self.name, options["priority"])
         ret = Retry(exc=exc, when=eta if eta is not None else countdown)
         ret.eta = when
         ret.retries = retries
@@ -592,8 +381,6 @@ class Task:
                 tuple(args or request.args),
                 dict(kwargs if kwargs is not None else request.kwargs),
             )
-        from .trace import note_retry
-
         note_retry(ret)
         if throw:
             raise ret
@@ -610,7 +397,6 @@ class Task:
         the task raises ``Ignore``. Eagerly or called directly there is no row to update.
         """
         from .broker import get_broker
-        from .serialization import encode_result
 
         request = self.request
         task_id = task_id or request.id
@@ -627,28 +413,20 @@ class Task:
 
     def AsyncResult(self, task_id: str):  # noqa: N802 - Celery's name
         """A result handle for `task_id` of this task."""
-        from .result import AsyncResult
-
         return AsyncResult(task_id, task_name=self.name)
 
     # -- canvas --------------------------------------------------------------------------------
 
     def s(self, *args: Any, **kwargs: Any):
         """A signature of this task with these arguments (``add.s(2, 2)``)."""
-        from .canvas import Signature
-
         return Signature(self.name, args, kwargs)
 
     def si(self, *args: Any, **kwargs: Any):
         """An immutable signature: a chain or link does not prepend the previous result."""
-        from .canvas import Signature
-
         return Signature(self.name, args, kwargs, immutable=True)
 
     def signature(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
         """A signature with call options (``add.signature((2, 2), countdown=10)``)."""
-        from .canvas import Signature
-
         immutable = bool(options.pop("immutable", False))
         return Signature(
             self.name, tuple(args or ()), kwargs or {}, options=options, immutable=immutable
@@ -658,14 +436,10 @@ class Task:
 
     def chunks(self, it, n: int):
         """Split calls over `it` into messages of `n` calls each (a group)."""
-        from .canvas import chunks
-
         return chunks(self, it, n)
 
     def map(self, it):
         """A group with one call of this task per item of `it`."""
-        from .canvas import group
-
         return group(self.s(*(a if isinstance(a, list | tuple) else (a,))) for a in it)
 
     def enqueue_many(self, calls, *, on_commit: bool | None = None, **options: Any) -> list:
@@ -675,46 +449,9 @@ class Task:
         `calls` yields ``(args, kwargs)`` pairs (or args tuples). Every call is checked as
         ``apply_async`` checks one, before anything is written.
         """
-        from .result import AsyncResult
-
-        _check_call_options(self.name, "enqueue_many()", options, CALL_OPTIONS)
-        if options.get("task_id"):
-            raise TypeError(
-                f"Task {self.name!r}: enqueue_many() gives each call its own id; "
-                "task_id is not an option here."
-            )
-        messages: list[Message] = []
-        first: Message | None = None
-        typing, names = self.options.typing, self._param_names()
-        for call in calls:
-            if isinstance(call, tuple) and len(call) == 2 and isinstance(call[1], dict):
-                args, kwargs = tuple(call[0]), dict(call[1])
-            else:
-                args, kwargs = tuple(call), {}
-            if first is None:
-                # The options are the same for every call: checked and resolved once.
-                first = self._message(args, kwargs, **options)
-                messages.append(first)
-                continue
-            if typing:
-                self._check_signature(args, kwargs)
-            messages.append(
-                Message(
-                    id=new_task_id(),
-                    name=first.name,
-                    args=args,
-                    kwargs=kwargs,
-                    wire=encode_call_text(self.name, args, kwargs, names),
-                    queue=first.queue,
-                    priority=first.priority,
-                    retries=first.retries,
-                    eta=first.eta,
-                    expires=first.expires,
-                    options=first.options,
-                )
-            )
+        messages = build_many(self, calls, **options)
         using = options.get("using") or conf.get("DATABASE")
-        send_many(messages, using, on_commit)
+        send(messages, using=using, on_commit=on_commit)
         return [AsyncResult(m.id, task_name=self.name, using=using) for m in messages]
 
     # -- handlers (Celery's signatures) ----------------------------------------------------------
@@ -746,30 +483,15 @@ class Task:
         return f"<@task: {self.name}>"
 
 
-def send_many(messages: list[Message], using: str, on_commit: bool | None) -> None:
-    """Write `messages` now, or at commit inside a transaction (unless on_commit=False)."""
-    from .broker import get_broker
-
-    if not messages:
-        return
-    broker = get_broker(using)
-    if connections[using].in_atomic_block and on_commit is not False:
-        transaction.on_commit(lambda: broker.enqueue(messages), using=using)
-    else:
-        broker.enqueue(messages)
-
-
 # -- decoration ---------------------------------------------------------------------------------
 
 
 def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -> Task:
     """Build the task class for `fun` (a subclass of `base`), validate, register one instance."""
-    from .app import canonical_module
-
     where = f"{fun.__module__}.{fun.__name__}"
     if not (isinstance(base, type) and issubclass(base, Task)):
         raise TypeError(f"Task {where!r}: base= must be a Task subclass, not {base!r}.")
-    _check_option_names(options.get("name") or where, set(options))
+    check_task_option_names(options.get("name") or where, set(options))
     name = (
         options.pop("name", None)
         or base.__dict__.get("name")
@@ -801,187 +523,8 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
     cls = type(fun.__name__, (base,), attrs)
     task = cls()
     task.app = app
-    _resolve(task)  # validate now: bad options fail at import
+    resolve(task)  # validate now: bad options fail at import
     registered = app.tasks.register(task)
     if registered is task:
-        conf._on_change.append(task._drop_options)
+        conf.on_change(task._drop_options)
     return registered
-
-
-def _unknown(given, allowed) -> str | None:
-    """The unknown names in `given`, each with its closest allowed name; None if none."""
-    unknown = sorted(set(given) - allowed)
-    if not unknown:
-        return None
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, sorted(allowed), n=1)
-        hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
-    return ", ".join(hints)
-
-
-def _check_option_names(name: str, given: set[str]) -> None:
-    hints = _unknown(given, TASK_OPTIONS)
-    if hints:
-        raise TypeError(f"Task {name!r}: unknown option {hints}.")
-
-
-def _check_call_options(name: str, call: str, given: dict[str, Any], allowed) -> None:
-    hints = _unknown(given, allowed)
-    if hints:
-        raise TypeError(f"Task {name!r}: {call} got unknown option {hints}.")
-
-
-def _resolve(task: Task) -> TaskOptions:
-    """Validate `task`'s options and resolve them (settings read now)."""
-    name = task.name
-
-    def bad(key: str, what: str, value: Any) -> ImproperlyConfigured:
-        return ImproperlyConfigured(f"Task {name!r} option {key!r} must be {what}, not {value!r}.")
-
-    raw_rate = task.rate_limit
-    try:
-        rate = parse_rate(raw_rate)
-    except (TypeError, ValueError):
-        raise bad(
-            "rate_limit",
-            "a rate like '10/s', '100/m', '1000/h' or a number of tasks per second",
-            raw_rate,
-        ) from None
-    if conf.get("DISABLE_RATE_LIMITS"):
-        rate = None
-    if task.serializer != "json":
-        raise bad("serializer", "'json' (the only serializer)", task.serializer)
-    time_limit, soft = task.time_limit, task.soft_time_limit
-    for key, value in (("time_limit", time_limit), ("soft_time_limit", soft)):
-        if value is not None:
-            _check_seconds(name, key, value, ImproperlyConfigured)
-    if time_limit and soft and soft >= time_limit:
-        raise ImproperlyConfigured(
-            f"Task {name!r}: soft_time_limit ({soft!r}) must be below time_limit ({time_limit!r})."
-        )
-    max_retries = task.max_retries
-    if max_retries is not None and (
-        not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0
-    ):
-        raise bad("max_retries", "an integer >= 0 or None (retry forever)", max_retries)
-    delay = task.default_retry_delay
-    if not _is_number(delay) or delay < 0:
-        raise bad("default_retry_delay", "seconds >= 0", delay)
-    priority = task.priority
-    _check_priority(name, priority, ImproperlyConfigured)
-    for key in ("throws", "autoretry_for"):
-        value = getattr(task, key)
-        if not isinstance(value, tuple | list) or not all(
-            isinstance(e, type) and issubclass(e, BaseException) for e in value
-        ):
-            raise bad(key, "a tuple of exception classes", value)
-    queue = task.queue
-    if not isinstance(queue, str) or not queue or len(queue) > 100:
-        raise bad("queue", "a queue name of 1 to 100 characters", queue)
-    expires = task.expires
-    if (
-        expires is not None
-        and not isinstance(expires, datetime)
-        and (not _is_number(expires) or expires < 0)
-    ):
-        raise bad("expires", "seconds >= 0, an aware datetime or None", expires)
-    retry_kwargs = task.retry_kwargs
-    if not isinstance(retry_kwargs, dict) or set(retry_kwargs) - RETRY_KWARGS:
-        raise bad(
-            "retry_kwargs",
-            "a dict with keys among " + ", ".join(sorted(RETRY_KWARGS)),
-            retry_kwargs,
-        )
-    backoff = task.retry_backoff
-    if not (isinstance(backoff, bool) or (_is_number(backoff) and backoff >= 0)):
-        raise bad("retry_backoff", "True, False or a factor in seconds", backoff)
-    backoff_max = task.retry_backoff_max
-    if not _is_number(backoff_max) or backoff_max <= 0:
-        raise bad("retry_backoff_max", "seconds > 0", backoff_max)
-    flags = {}
-    for key in (
-        "ignore_result",
-        "store_errors_even_if_ignored",
-        "send_error_emails",
-        "acks_late",
-        "track_started",
-        "retry_jitter",
-        "typing",
-    ):
-        value = getattr(task, key)
-        if value is None:
-            value = False
-        if not isinstance(value, bool):
-            raise bad(key, "True or False", value)
-        flags[key] = value
-    return TaskOptions(
-        max_retries=max_retries,
-        default_retry_delay=delay,
-        rate_limit=rate,
-        time_limit=time_limit,
-        soft_time_limit=soft,
-        throws=tuple(task.throws),
-        queue=queue,
-        priority=priority,
-        expires=expires,
-        autoretry_for=tuple(task.autoretry_for),
-        retry_kwargs=dict(retry_kwargs),
-        retry_backoff=backoff,
-        retry_backoff_max=backoff_max,
-        **flags,
-    )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_seconds(name: str, key: str, value: Any, error: type[Exception]) -> None:
-    if not _is_number(value) or value <= 0:
-        if error is ImproperlyConfigured:
-            raise error(f"Task {name!r} option {key!r} must be seconds > 0, not {value!r}.")
-        raise error(f"Task {name!r}: {key} must be seconds > 0, not {value!r}.")
-
-
-def _check_priority(name: str, priority: Any, error: type[Exception] = ValueError) -> None:
-    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
-        raise error(f"Task {name!r}: priority must be an integer from 0 to 9, not {priority!r}.")
-
-
-def _eta(name: str, countdown: Any, eta: Any) -> datetime | None:
-    if countdown is not None and eta is not None:
-        raise ValueError(f"Task {name!r}: give countdown or eta, not both.")
-    if countdown is not None:
-        if not _is_number(countdown):
-            raise TypeError(f"Task {name!r}: countdown must be seconds, not {countdown!r}.")
-        if countdown < 0:
-            raise ValueError(f"Task {name!r}: countdown must not be negative, not {countdown!r}.")
-        return timezone.now() + timedelta(seconds=countdown) if countdown else None
-    if eta is not None:
-        if not isinstance(eta, datetime):
-            raise TypeError(f"Task {name!r}: eta must be a datetime, not {eta!r}.")
-        if settings.USE_TZ and timezone.is_naive(eta):
-            raise ValueError(
-                f"Task {name!r}: eta {eta!r} is naive but USE_TZ is on; pass an aware "
-                "datetime (django.utils.timezone.now() + timedelta(...))."
-            )
-        return eta
-    return None
-
-
-def _expires(name: str, expires: Any) -> datetime | None:
-    if expires is None:
-        return None
-    if _is_number(expires):
-        if expires < 0:
-            raise ValueError(f"Task {name!r}: expires must not be negative, not {expires!r}.")
-        return timezone.now() + timedelta(seconds=expires)
-    if isinstance(expires, datetime):
-        if settings.USE_TZ and timezone.is_naive(expires):
-            raise ValueError(
-                f"Task {name!r}: expires {expires!r} is naive but USE_TZ is on; "
-                "pass an aware datetime."
-            )
-        return expires
-    raise TypeError(f"Task {name!r}: expires must be seconds or a datetime, not {expires!r}.")

@@ -30,10 +30,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from . import conf, signals, states
-from .exceptions import Ignore, NotRegistered, Reject, Retry
+from . import signals, states
+from .exceptions import Ignore, Reject, Retry
 from .message import Message, Outcome
 from .request import Request, pop, push
+from .sending import from_signature
 from .serialization import encode_exception, encode_result, format_traceback
 
 logger = logging.getLogger("django_tasks.worker.trace")
@@ -132,9 +133,7 @@ def _send(signal, **kwargs: Any) -> None:
 
 def _runner(task: Any):
     """The callable that runs the body: a custom ``__call__`` when the class defines one."""
-    from .task import Task
-
-    return task if type(task).__call__ is not Task.__call__ else task.run
+    return task if task.custom_call else task.run
 
 
 def trace(task: Any, message: Message, request: Request, *, worker: str = "") -> Outcome:
@@ -446,23 +445,18 @@ def _mail_admins(task: Any, message: Message, request: Request, einfo: Exception
 
 def _follow_ups(message: Message, retval: Any) -> tuple[Message, ...]:
     """The chain's next task and the link callbacks, each given `retval` first."""
-    from .canvas import Signature
-
     parent = {"parent_id": message.id, "root_id": message.options.get("root_id") or message.id}
     out = []
     chain = list(message.options.get("chain") or [])
     if chain:
-        nxt = Signature.from_dict(chain[0])
-        out.append(nxt.to_message(prepend=(retval,), chain=chain[1:], **parent))
+        out.append(from_signature(chain[0], (retval,), chain=chain[1:], **parent))
     for data in message.options.get("link") or []:
-        out.append(Signature.from_dict(data).to_message(prepend=(retval,), **parent))
+        out.append(from_signature(data, (retval,), **parent))
     return tuple(out)
 
 
 def _errbacks(message: Message) -> tuple[Message, ...]:
     """The link_error callbacks, each given the failed task's id (Celery 3.1's errback)."""
-    from .canvas import Signature
-
     parent = {"parent_id": message.id, "root_id": message.options.get("root_id") or message.id}
     errbacks = list(message.options.get("link_error") or [])
     # In a chain, a failure runs the errbacks of the rest of the chain too, as Celery does.
@@ -471,7 +465,7 @@ def _errbacks(message: Message) -> tuple[Message, ...]:
     out = []
     for data in errbacks:
         try:
-            out.append(Signature.from_dict(data).to_message(prepend=(message.id,), **parent))
+            out.append(from_signature(data, (message.id,), **parent))
         except Exception:
             logger.error(
                 "task id=%s name=%s errback=%s cannot be sent",
@@ -481,44 +475,3 @@ def _errbacks(message: Message) -> tuple[Message, ...]:
                 exc_info=True,
             )
     return tuple(out)
-
-
-# -- eager ------------------------------------------------------------------------------------
-
-
-def apply_eagerly(task: Any, message: Message, *, throw: bool | None = None):
-    """Run `message` here as a worker would; follow retries and chains; return an EagerResult."""
-    from .app import app
-    from .result import EagerResult
-
-    propagate = conf.get("EAGER_PROPAGATES") if throw is None else throw
-    while True:
-        request = request_for(message, hostname=None, eager=True, using=None, stored=False)
-        outcome = trace(task, message, request, worker="")
-        if outcome.state != states.RETRY:
-            break
-        # Celery runs an eager task's retry at once, without waiting for its countdown.
-        message = replace(
-            message,
-            retries=outcome.retries,
-            args=outcome.args if outcome.args is not None else message.args,
-            kwargs=outcome.kwargs if outcome.kwargs is not None else message.kwargs,
-            queue=outcome.queue or message.queue,
-            priority=message.priority if outcome.priority is None else outcome.priority,
-        )
-    result = EagerResult(message.id, outcome, task_name=task.name)
-    if propagate and outcome.state == states.FAILURE:
-        result.maybe_throw()
-    for follow in outcome.follow_ups:
-        try:
-            nxt = app.tasks[follow.name]
-        except NotRegistered:
-            logger.error(
-                "task id=%s name=%s follow-up %s is not registered here",
-                message.id,
-                message.name,
-                follow.name,
-            )
-            continue
-        result.children.append(apply_eagerly(nxt, follow, throw=throw))
-    return result

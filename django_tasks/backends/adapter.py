@@ -20,8 +20,8 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
-from ..app import app
-from ..task import Task, _resolve
+from ..options import resolve
+from ..task import Task
 
 # BaseException class -> its stand-in (see _as_exception).
 _STAND_INS: dict[type[BaseException], type[Exception]] = {}
@@ -145,12 +145,11 @@ def build_adapter(
     }
     cls = type(func.__name__, (DjangoTaskAdapter,), attrs)
     adapter = cls()
-    adapter.app = app
     adapter.django_func = func
     adapter.takes_context = takes_context
     adapter.backend = backend
     adapter._running = {}  # task id -> its TaskResult while the body runs
-    _resolve(adapter)  # validated by the backend already; this only fills TaskOptions
+    resolve(adapter)  # validated by the backend already; this only fills TaskOptions
     return adapter
 
 

@@ -9,7 +9,6 @@ attempt rows -> ``TaskResult.errors`` and ``worker_ids``. ``enqueue`` writes the
 
 from __future__ import annotations
 
-import difflib
 import json
 import weakref
 from collections.abc import Callable
@@ -21,8 +20,7 @@ from typing import Any
 from django.apps import apps
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, transaction
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult, TaskResultStatus, task_backends
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
@@ -31,15 +29,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.module_loading import import_string
 
-from .. import conf, states
-from ..broker import get_broker
+from .. import conf, options, states
 from ..exceptions import NotRegistered
+from ..hints import closest
 from ..message import Message, new_task_id
-from ..ratelimit import parse_rate
+from ..options import QUEUE_MAX_LENGTH
+from ..registry import tasks as registry
+from ..sending import build_message, send
 from .adapter import DjangoTaskAdapter, build_adapter
-
-#: The longest queue name a row holds (``TaskMessage.queue``).
-QUEUE_MAX_LENGTH = 100
 
 
 class _Unset:
@@ -78,54 +75,21 @@ OPTION_DEFAULTS: dict[str, Any] = {
 BACKEND_OPTION_DEFAULTS: dict[str, Any] = {"on_commit": True}
 
 
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _seconds(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
-
-
-def _rate(v: Any) -> bool:
-    try:
-        parse_rate(v)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-#: option -> (is the value valid?, what it must be)
-_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "max_retries": (
-        lambda v: v is None or (_int(v) and v >= 0),
-        "an integer >= 0, or None to retry forever",
-    ),
-    "default_retry_delay": (_seconds, "seconds (>= 0)"),
-    "retry_backoff": (
-        lambda v: isinstance(v, bool) or (_int(v) and v >= 0),
-        "True, False or the first delay in seconds (an integer)",
-    ),
-    "retry_backoff_max": (lambda v: _int(v) and v >= 0, "seconds (an integer >= 0)"),
-    "retry_jitter": (lambda v: isinstance(v, bool), "True or False"),
-    "time_limit": (lambda v: v is None or (_seconds(v) and v > 0), "seconds (> 0) or None"),
-    "soft_time_limit": (lambda v: v is None or (_seconds(v) and v > 0), "seconds (> 0) or None"),
-    "rate_limit": (_rate, "a rate such as '10/s', '100/m' or '1000/h', an int per second, or None"),
-    "acks_late": (lambda v: v is None or isinstance(v, bool), "True, False or None"),
-    "expires": (lambda v: v is None or _seconds(v), "seconds after enqueue (>= 0) or None"),
-    "on_commit": (lambda v: isinstance(v, bool), "True or False"),
-}
-
-
 def _problems(values: dict[str, Any], where: Callable[[str], str]) -> list[str]:
-    """Say what is wrong with `values` (options by name), each problem named by `where(key)`."""
-    found = []
-    for key, value in values.items():
-        valid, what = _RULES[key]
-        if not valid(value):
-            found.append(f"{where(key)} must be {what}, not {value!r}.")
-    soft, hard = values.get("soft_time_limit"), values.get("time_limit")
-    if not found and soft and hard and soft >= hard:
-        found.append(f"{where('soft_time_limit')} ({soft!r}) must be below time_limit ({hard!r}).")
+    """
+    Say what is wrong with `values` by the one option table; `where(key)` names each.
+
+    ``None`` means "not set here" for the options DJANGO_TASKS can decide (acks_late, the
+    limits), and OPTIONS ``on_commit`` is the backend's own.
+    """
+    checked = {
+        k: v
+        for k, v in values.items()
+        if k != "on_commit" and not (v is None and k in ("acks_late", "rate_limit", "expires"))
+    }
+    found = options.problems(checked, where)
+    if "on_commit" in values and not isinstance(values["on_commit"], bool):
+        found.append(f"{where('on_commit')} must be True or False, not {values['on_commit']!r}.")
     return found
 
 
@@ -206,7 +170,7 @@ _ATTEMPT = ("number", "state", "worker", "started_at", "exc_type", "exc_message"
 
 # Adapters cache their resolved options; DJANGO_TASKS changing drops them all.
 _adapters: weakref.WeakSet[DjangoTaskAdapter] = weakref.WeakSet()
-conf._on_change.append(lambda: [a._drop_options() for a in list(_adapters)])
+conf.on_change(lambda: [a._drop_options() for a in list(_adapters)])
 
 
 class DatabaseBackend(BaseTaskBackend):
@@ -247,8 +211,8 @@ class DatabaseBackend(BaseTaskBackend):
         found = []
         for key in self.options:
             if key not in known:
-                close = difflib.get_close_matches(str(key), list(known), n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
+                close = closest(key, known)
+                hint = f" Did you mean {close!r}?" if close else ""
                 found.append(f"{self._where(key)} is not an option.{hint}")
         return found + _problems({k: v for k, v in self.options.items() if k in known}, self._where)
 
@@ -348,9 +312,11 @@ class DatabaseBackend(BaseTaskBackend):
             worker_ids=[],
         )  # Django's own check: arguments must be JSON values (TypeError otherwise)
         adapter = self._adapter(task.module_path, task.func, task.takes_context, options)
-        message = adapter._message(
+        message = build_message(
+            adapter,
             tuple(result.args),
             dict(result.kwargs),
+            call="enqueue()",
             eta=task.run_after,
             queue=task.queue_name,
             priority=to_queue_priority(task.priority),
@@ -363,26 +329,26 @@ class DatabaseBackend(BaseTaskBackend):
             "run_after": task.run_after.isoformat() if task.run_after else None,
             "options": options,
         }
-        self._send(message, meta, result)
-        return result
+        enqueued_at = []
 
-    def _send(self, message: Message, meta: dict[str, Any], result: TaskResult) -> None:
-        using = conf.get("DATABASE")
-
-        def write() -> None:
+        def stamp(messages: list[Message]) -> list[Message]:
             # The row keeps the enqueued_at this result reports, so get_result() agrees.
-            now = timezone.now()
-            django = {**meta, "enqueued_at": now.isoformat()}
-            get_broker(using).enqueue(
-                [replace(message, options={**message.options, "django": django})]
-            )
-            object.__setattr__(result, "enqueued_at", now)
+            enqueued_at.append(timezone.now())
+            django = {**meta, "enqueued_at": enqueued_at[0].isoformat()}
+            return [replace(m, options={**m.options, "django": django}) for m in messages]
+
+        def written() -> None:
+            object.__setattr__(result, "enqueued_at", enqueued_at[0])
             task_enqueued.send(type(self), task_result=result)
 
-        if self.on_commit and connections[using].in_atomic_block:
-            transaction.on_commit(write, using=using)
-        else:
-            write()
+        send(
+            [message],
+            using=conf.get("DATABASE"),
+            on_commit=self.on_commit,
+            prepare=stamp,
+            written=written,
+        )
+        return result
 
     @staticmethod
     def _check_importable(task: Task) -> None:
@@ -548,3 +514,25 @@ def _error(row: dict[str, Any]) -> TaskError:
 
 def _datetime(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
+
+
+def task_for_message(message: Message) -> DjangoTaskAdapter | None:
+    """
+    The resolver registered with the app: the task that runs a row ``enqueue`` wrote.
+
+    A row enqueued through ``django.tasks`` (``options["django"]``) names a Django task by
+    module path; its backend adapts it into one of our tasks. Other rows are not ours: None.
+    """
+    meta = message.options.get("django")
+    if meta is None:
+        return None
+    backend = task_backends[meta["backend"]]
+    if not isinstance(backend, DatabaseBackend):
+        raise NotRegistered(
+            f"TASKS[{meta['backend']!r}] is not a django_tasks DatabaseBackend in this "
+            f"worker, so it cannot run {message.name!r}."
+        )
+    return backend.worker_task(message)
+
+
+registry.add_resolver(task_for_message)

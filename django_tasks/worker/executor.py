@@ -56,7 +56,9 @@ def _final(message: Message, state: str, exc_type: str, text: str, worker: str) 
 def lookup(ctx: ExecutorContext, message: Message):
     """The registered task for `message`, or a FAILURE outcome saying why there is none."""
     try:
-        return _task_for(ctx, message), None
+        # A resolver registered with the app (the django.tasks backend's) may own the
+        # message; else its name finds it.
+        return ctx.app.tasks.for_message(message), None
     except (NotRegistered, ImportError, ImproperlyConfigured) as exc:
         signals.task_unknown.send(sender=None, name=message.name, id=message.id, message=message)
         logger.error(
@@ -67,26 +69,7 @@ def lookup(ctx: ExecutorContext, message: Message):
         )
 
 
-def _task_for(ctx: ExecutorContext, message: Message):
-    # Hook for django_tasks.backends.DatabaseBackend: a row enqueued through Django's
-    # django.tasks (options["django"]) names a Django Task by module path, not one of ours;
-    # its backend, reached through Django's task_backends (the worker imports no Django
-    # face), adapts it into one of our Tasks, so trace() runs it like any other.
-    django = message.options.get("django")
-    if django is None:
-        return ctx.app.tasks[message.name]
-    from django.tasks import task_backends
-
-    backend = task_backends[django["backend"]]
-    if not hasattr(backend, "worker_task"):
-        raise NotRegistered(
-            f"TASKS[{django['backend']!r}] is not a django_tasks "
-            f"DatabaseBackend in this worker, so it cannot run {message.name!r}."
-        )
-    return backend.worker_task(message)
-
-
-def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome | None:
+def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | None:
     """
     Run `message` and return its outcome, or None when it must not run (revoked meanwhile).
 
@@ -129,14 +112,12 @@ def execute(ctx: ExecutorContext, message: Message, task, slot=None) -> Outcome 
         message, hostname=ctx.hostname, eager=False, using=ctx.broker.using, stored=True
     )
     # The start marker: from here on, recovery counts this row as started.
-    if slot is not None:
-        slot.begin(message.id, message.seq, hard)
+    slot.begin(message.id, message.seq, hard)
     try:
         with soft_time_limit(soft):
             return trace(task, message, request, worker=ctx.worker)
     finally:
-        if slot is not None:
-            slot.end()
+        slot.end()
 
 
 def _raise_soft(signum, frame):

@@ -203,8 +203,8 @@ BAD_OPTIONS = [
     ({"time_limit": "30"}, "option 'time_limit' must be seconds > 0, not '30'."),
     ({"soft_time_limit": -5}, "option 'soft_time_limit' must be seconds > 0, not -5."),
     (
-        {"time_limit": 10, "soft_time_limit": 10},
-        ": soft_time_limit (10) must be below time_limit (10).",
+        {"time_limit": 10, "soft_time_limit": 20},
+        "option 'soft_time_limit' (20) must not exceed time_limit (10).",
     ),
     (
         {"max_retries": -1},
@@ -215,7 +215,7 @@ BAD_OPTIONS = [
         "option 'max_retries' must be an integer >= 0 or None (retry forever), not '3'.",
     ),
     ({"default_retry_delay": -1}, "option 'default_retry_delay' must be seconds >= 0, not -1."),
-    ({"priority": 10}, ": priority must be an integer from 0 to 9, not 10."),
+    ({"priority": 10}, "option 'priority' must be an integer from 0 to 9, not 10."),
     ({"queue": ""}, "option 'queue' must be a queue name of 1 to 100 characters, not ''."),
     (
         {"throws": KeyError},
@@ -256,6 +256,14 @@ def test_a_bad_option_value_fails_at_decoration_naming_task_and_option(scratch, 
             pass
 
     assert "tests.api.test_options.job" not in app.tasks
+
+
+def test_soft_time_limit_equal_to_time_limit_is_allowed_as_in_celery(scratch):
+    @app.task(time_limit=10, soft_time_limit=10)
+    def job():
+        pass
+
+    assert (job.options.soft_time_limit, job.options.time_limit) == (10, 10)
 
 
 def test_serializer_other_than_json_is_improperly_configured(scratch):

@@ -47,19 +47,19 @@ def body():
     [
         (
             {"max_retries": -1},
-            "option 'max_retries' must be an integer >= 0, or None to retry forever, not -1.",
+            "option 'max_retries' must be an integer >= 0 or None (retry forever), not -1.",
         ),
         (
             {"rate_limit": "fast"},
-            "option 'rate_limit' must be a rate such as '10/s', '100/m' or "
-            "'1000/h', an int per second, or None, not 'fast'.",
+            "option 'rate_limit' must be a rate like '10/s', '100/m', '1000/h' or a number "
+            "of tasks per second, not 'fast'.",
         ),
-        ({"time_limit": 0}, "option 'time_limit' must be seconds (> 0) or None, not 0."),
+        ({"time_limit": 0}, "option 'time_limit' must be seconds > 0, not 0."),
         (
-            {"time_limit": 5, "soft_time_limit": 5},
-            "option 'soft_time_limit' (5) must be below time_limit (5).",
+            {"time_limit": 5, "soft_time_limit": 6},
+            "option 'soft_time_limit' (6) must not exceed time_limit (5).",
         ),
-        ({"acks_late": "yes"}, "option 'acks_late' must be True, False or None, not 'yes'."),
+        ({"acks_late": "yes"}, "option 'acks_late' must be True or False, not 'yes'."),
     ],
 )
 def test_bad_option_on_the_decorator_is_invalid_at_import(options, message):

@@ -194,8 +194,8 @@ def test_unknown_option_is_a_system_check_error(settings):
 def test_bad_option_value_is_a_system_check_error(settings):
     settings.TASKS = backend_settings(OPTIONS={"rate_limit": "fast", "on_commit": "yes"})
     assert [e.msg for e in our_errors()] == [
-        "TASKS['default']['OPTIONS']['rate_limit'] must be a rate such as '10/s', '100/m' or "
-        "'1000/h', an int per second, or None, not 'fast'.",
+        "TASKS['default']['OPTIONS']['rate_limit'] must be a rate like '10/s', '100/m', "
+        "'1000/h' or a number of tasks per second, not 'fast'.",
         "TASKS['default']['OPTIONS']['on_commit'] must be True or False, not 'yes'.",
     ]
 
@@ -203,7 +203,7 @@ def test_bad_option_value_is_a_system_check_error(settings):
 def test_soft_time_limit_above_time_limit_is_a_system_check_error(settings):
     settings.TASKS = backend_settings(OPTIONS={"time_limit": 5, "soft_time_limit": 10})
     assert [e.msg for e in our_errors()] == [
-        "TASKS['default']['OPTIONS']['soft_time_limit'] (10) must be below time_limit (5)."
+        "TASKS['default']['OPTIONS']['soft_time_limit'] (10) must not exceed time_limit (5)."
     ]
 
 

@@ -307,8 +307,8 @@ def test_bad_options_raise_at_enqueue(settings):
     from django.core.exceptions import ImproperlyConfigured
 
     expected = (
-        "TASKS['default']['OPTIONS']['max_retries'] must be an integer >= 0, or None "
-        "to retry forever, not -1."
+        "TASKS['default']['OPTIONS']['max_retries'] must be an integer >= 0 or None "
+        "(retry forever), not -1."
     )
     with pytest.raises(ImproperlyConfigured, match=re.escape(expected)):
         test_tasks.noop.enqueue()

@@ -7,38 +7,46 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "django_tasks"
 
-#: Layer of each top-level module or subpackage, lowest first.
+#: Layer of each top-level module or subpackage, lowest first. A unit may import only units
+#: of lower layers: the public API is split into sub-layers, so no two of its modules can
+#: import each other (imports inside functions count too).
 LAYERS = {
-    # messages: values, wire format, names, settings (ratelimit is a leaf: parsing and math)
+    # messages: values, names, wire format, settings (leaves first)
     "message": 0,
-    "serialization": 0,
     "states": 0,
     "exceptions": 0,
-    "signals": 0,
-    "conf": 0,
     "ratelimit": 0,
-    # broker / store: the only SQL
-    "models": 1,
-    "broker": 1,
-    "migrations": 1,
-    # public API
-    "__init__": 2,
-    "app": 2,
-    "task": 2,
-    "request": 2,
-    "trace": 2,
-    "canvas": 2,
-    "result": 2,
+    "hints": 0,
+    "signals": 1,
+    "conf": 1,
+    "serialization": 1,
+    "request": 1,
+    # the option vocabulary and the registry of names
+    "options": 2,
+    "registry": 2,
     "log": 2,
-    "tasks": 2,
+    # broker / store: the only SQL
+    "models": 3,
+    "migrations": 3,
+    "broker": 4,
+    # public API, bottom up: results, the one write path, tracing, eager runs, canvas, Task
+    "result": 5,
+    "sending": 6,
+    "trace": 7,
+    "eager": 8,
+    "canvas": 9,
+    "task": 10,
+    "app": 11,
+    "__init__": 12,
+    "tasks": 12,
     # worker
-    "worker": 3,
-    # Django faces and wiring
-    "admin": 4,
-    "management": 4,
-    "backends": 4,
-    "checks": 4,
-    "apps": 4,
+    "worker": 13,
+    # Django faces, then the wiring that loads them
+    "admin": 14,
+    "management": 14,
+    "backends": 14,
+    "checks": 15,
+    "apps": 16,
 }
 FACES = {"admin", "management", "backends"}
 
@@ -84,7 +92,7 @@ def test_imports_point_down_only(path):
     upward = sorted(
         f"{unit} (layer {LAYERS[unit]}) imports {other} (layer {LAYERS[other]})"
         for other in _imports(path) - {unit}
-        if other in LAYERS and LAYERS[other] > LAYERS[unit]
+        if other in LAYERS and LAYERS[other] >= LAYERS[unit] and unit not in FACES
     )
     sideways = sorted(
         f"{unit} imports {other}"
@@ -92,3 +100,64 @@ def test_imports_point_down_only(path):
         if unit in FACES and other in FACES
     )
     assert not upward + sideways
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["django_tasks", *parts])
+
+
+def _module_imports(path: Path, known: set[str]) -> set[str]:
+    """The django_tasks modules `path` imports, at top level or inside functions."""
+    tree = ast.parse(path.read_text())
+    package = (
+        _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    )
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            # "from . import conf" imports the submodule, not (again) the package
+            head = [target] if node.module else []
+            candidates = head + [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [a.name for a in node.names]
+        else:
+            continue
+        for name in candidates:
+            if name in known:
+                found.add(name)
+    return found
+
+
+def test_no_module_imports_a_module_that_imports_it_back():
+    paths = {_module_name(p): p for p in MODULES}
+    known = set(paths)
+    graph = {name: _module_imports(path, known) - {name} for name, path in paths.items()}
+    cycles = []
+
+    def visit(name: str, stack: list[str], on_stack: set[str], done: set[str]) -> None:
+        on_stack.add(name)
+        stack.append(name)
+        for other in sorted(graph[name]):
+            if other in on_stack:
+                cycles.append(" -> ".join(stack[stack.index(other) :] + [other]))
+            elif other not in done:
+                visit(other, stack, on_stack, done)
+        stack.pop()
+        on_stack.discard(name)
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            visit(name, [], set(), done)
+    assert not cycles

@@ -93,8 +93,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         _configure_logging(options["loglevel"])
         soft, hard = options["soft_time_limit"], options["time_limit"]
-        if soft and hard and soft >= hard:
-            raise CommandError(f"--soft-time-limit ({soft}) must be below --time-limit ({hard}).")
+        limits = conf.limits_problem(soft, hard, lambda key: "--" + key.replace("_", "-"))
+        if limits:
+            raise CommandError(limits)
         worker = Worker(
             app,
             concurrency=options["concurrency"],
