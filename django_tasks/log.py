@@ -14,37 +14,38 @@ TASK_LOGGER = "django_tasks.task"
 
 
 class TaskContextFilter(logging.Filter):
-    """Put ``task_name`` and ``task_id`` on each record (``???`` outside a task)."""
+    """
+    Put ``task_name`` and ``task_id`` on each record (``???`` outside a task); inside a task
+    the message starts with ``name[id]:``, as Celery's task log format shows it.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = current_request()
         record.task_name = request.task or "???"
         record.task_id = request.id or "???"
+        if request.id and not getattr(record, "_django_tasks_prefixed", False):
+            prefix = f"{request.task}[{request.id}]: "
+            record.msg = (prefix.replace("%", "%%") if record.args else prefix) + str(record.msg)
+            record._django_tasks_prefixed = True
         return True
 
 
-class TaskLoggerAdapter(logging.LoggerAdapter):
-    """Prefix messages with the task name and id, as Celery's task log format does."""
-
-    def process(self, msg, kwargs):
-        request = current_request()
-        if request.id:
-            return f"{request.task}[{request.id}]: {msg}", kwargs
-        return msg, kwargs
-
-
-def get_task_logger(name: str) -> TaskLoggerAdapter:
+def get_task_logger(name: str) -> logging.Logger:
     """
-    Return a logger for task modules whose records carry the task name and id.
+    Return the logger `name` for task modules; its records carry the task name and id.
 
-    Records go through the ``django_tasks.task`` logger tree (``django_tasks.task.<name>``),
-    have ``task_name`` and ``task_id`` attributes for formatters, and their message starts
-    with ``name[id]:`` when emitted inside a task.
+    As Celery's ``get_task_logger``: the logger is ``logging.getLogger(name)`` (handlers
+    attached to it get its records) whose parent is the ``django_tasks.task`` logger, so
+    configuring that one configures every task logger. Records have ``task_name`` and
+    ``task_id`` attributes, and inside a task their message starts with ``name[id]:``.
     """
-    logger = logging.getLogger(f"{TASK_LOGGER}.{name}")
+    logger = logging.getLogger(name)
+    task_logger = logging.getLogger(TASK_LOGGER)
+    if logger is not task_logger and not name.startswith(TASK_LOGGER + "."):
+        logger.parent = task_logger
     if not any(isinstance(f, TaskContextFilter) for f in logger.filters):
         logger.addFilter(TaskContextFilter())
-    return TaskLoggerAdapter(logger, {})
+    return logger
 
 
 def get_default_logger(name: str = "django_tasks") -> logging.Logger:
@@ -55,7 +56,7 @@ def get_default_logger(name: str = "django_tasks") -> logging.Logger:
 class LoggingProxy(io.TextIOBase):
     """A file-like object that logs each line written to it at `level`."""
 
-    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, level: int) -> None:
+    def __init__(self, logger: logging.Logger, level: int) -> None:
         self.logger = logger
         self.level = level
         self._buffer = ""

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from . import conf
 from .conf import limits_problem
-from .hints import unknown_names
+from .hints import closest, distance, unknown_names
 from .ratelimit import parse_rate
 
 #: Options a task accepts (decorator keyword or class attribute), Celery's names.
@@ -51,8 +51,17 @@ TASK_OPTIONS = frozenset(
         "retry_kwargs",
         "shared",
         "abstract",
+        "trail",
+        "reject_on_worker_lost",
+        "on_success",
+        "on_failure",
+        "on_retry",
+        "after_return",
     }
 )
+
+#: Task handlers a decorator keyword may set (a function taking the task as ``self``).
+HANDLERS = ("on_success", "on_failure", "on_retry", "after_return")
 
 #: Options ``apply_async`` accepts. ``routing_key``, ``exchange`` and ``shadow`` are
 #: accepted for Celery code and ignored: the queue is the only route.
@@ -85,6 +94,11 @@ CALL_OPTIONS = frozenset(
         "routing_key",
         "exchange",
         "ignore_result",
+        # Celery's publish retry: a database write is not retried, it raises at once.
+        "retry",
+        "retry_policy",
+        # Children are found by their parent_id whatever this says.
+        "add_to_parent",
     }
 )
 
@@ -168,6 +182,8 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     ),
     "retry_backoff_max": (lambda v: is_number(v) and v > 0, "seconds > 0"),
     "serializer": (lambda v: v == "json", "'json' (the only serializer)"),
+    "trail": (_is_bool, "True or False"),
+    "reject_on_worker_lost": (lambda v: v is None or isinstance(v, bool), "True, False or None"),
 }
 
 
@@ -193,10 +209,28 @@ def _pair(where: Callable[[str], str]) -> Callable[[str], str]:
 
 
 def check_task_option_names(name: str, given: set[str]) -> None:
-    """Raise ``TypeError`` for a task option that is not one (with the closest one)."""
-    hints = unknown_names(given, TASK_OPTIONS)
-    if hints:
-        raise TypeError(f"Task {name!r}: unknown option {hints}.")
+    """
+    Raise ``TypeError`` for a keyword that looks like a misspelt task option.
+
+    Any other keyword becomes an attribute of the task, as Celery's guide says; one a small
+    edit away from an option (``max_retry``, ``acks_lat``) is a typo, not an attribute.
+    """
+    typos = []
+    for key in sorted(set(given) - TASK_OPTIONS):
+        close = closest(key, TASK_OPTIONS)
+        if close is not None and distance(key, close) <= (2 if len(key) >= 8 else 1):
+            typos.append(f"{key!r} (did you mean {close!r}?)")
+    if typos:
+        raise TypeError(f"Task {name!r}: unknown option {', '.join(typos)}.")
+
+
+def check_handlers(name: str, task: Any) -> None:
+    """Raise ``ImproperlyConfigured`` when a handler set by keyword is not callable."""
+    for key in HANDLERS:
+        if not callable(getattr(task, key, None)):
+            raise ImproperlyConfigured(
+                f"Task {name!r} option {key!r} must be a function, not {getattr(task, key)!r}."
+            )
 
 
 def check_call_options(name: str, call: str, given: Mapping[str, Any], allowed) -> None:
@@ -273,6 +307,7 @@ def resolve(task: Any) -> TaskOptions:
     found = problems(values, lambda key: f"Task {name!r} option {key!r}")
     if found:
         raise ImproperlyConfigured(found[0])
+    check_handlers(name, task)
     rate = None if conf.get("DISABLE_RATE_LIMITS") else parse_rate(values["rate_limit"])
     return TaskOptions(
         max_retries=values["max_retries"],

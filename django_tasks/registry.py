@@ -25,11 +25,16 @@ class TaskRegistry(Mapping):
     def __init__(self) -> None:
         self._tasks: dict[str, Any] = {}
         self._resolvers: list[Resolver] = []
+        #: Class-based tasks not instantiated yet: name -> (class, build). Built at first
+        #: lookup, as Celery does, so a task's __init__ may refer to its own class by name.
+        self._pending: dict[str, tuple[type, Callable[[], Any]]] = {}
         #: (source file, qualname, first line) -> name: the same function imported under
         #: two module paths must stay one task.
         self._sources: dict[tuple[str, str, int], str] = {}
 
     def __getitem__(self, name: str):
+        if name in self._pending:
+            self._build(name)
         try:
             return self._tasks[name]
         except KeyError:
@@ -50,16 +55,61 @@ class TaskRegistry(Mapping):
 
     def get(self, name: str, default: Any = None) -> Any:
         """The task registered as `name`, or `default` (no hint is computed)."""
+        if name in self._pending:
+            self._build(name)
         return self._tasks.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
+        self._build_all()
         return iter(self._tasks)
 
     def __len__(self) -> int:
+        self._build_all()
         return len(self._tasks)
 
     def __repr__(self) -> str:
+        self._build_all()
         return repr(self._tasks)
+
+    def defer(self, cls: type, build: Callable[[], Any]) -> None:
+        """
+        Register the class-based task `cls`, to be instantiated by `build` at first lookup.
+
+        Name conflicts are reported now, at import, as ``register`` reports them. A class
+        that later turns out to be a base (subclassed, or ``base=``) is ``withdraw``n.
+        """
+        name = cls.name
+        if name in self._pending:
+            first = self._pending[name][0]
+            if first is cls or _same_function(_function_of(first), _function_of(cls)):
+                return
+            raise ImproperlyConfigured(
+                f"Task name {name!r} is used by {_where(first)} and {_where(cls)}; "
+                "set name= on one."
+            )
+        existing = self._tasks.get(name)
+        if existing is not None and not _same_function(_function_of(existing), _function_of(cls)):
+            raise ImproperlyConfigured(
+                f"Task name {name!r} is used by {_where(existing)} and {_where(cls)}; "
+                "set name= on one."
+            )
+        if existing is None:
+            self._pending[name] = (cls, build)
+
+    def withdraw(self, cls: type) -> None:
+        """`cls` is a base class of other tasks, not a task of its own: forget it if pending."""
+        for name, (pending, _) in list(self._pending.items()):
+            if pending is cls:
+                del self._pending[name]
+
+    def _build(self, name: str) -> None:
+        _, build = self._pending.pop(name)
+        build()
+
+    def _build_all(self) -> None:
+        for name in list(self._pending):
+            if name in self._pending:
+                self._build(name)
 
     def register(self, task: Any) -> Any:
         """
@@ -71,6 +121,8 @@ class TaskRegistry(Mapping):
         names, raise ``ImproperlyConfigured`` saying which name to use.
         """
         name = task.name
+        if name in self._pending and self._pending[name][0] is not type(task):
+            self._build(name)  # a deferred class owns the name: compare with it
         fun = _function_of(task)
         source = _source_key(fun)
         existing = self._tasks.get(name)

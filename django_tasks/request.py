@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,33 @@ class Request:
     stored: bool = False
     #: The database alias holding the row.
     using: str | None = None
+    #: Attributes set with ``update()`` that are not fields above (Celery's Context allows any).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when no field or property has `name`: a value set by update().
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self.extra[name]
+        except KeyError:
+            raise AttributeError(f"'Request' object has no attribute {name!r}") from None
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """
+        Set attributes of the running invocation's request (Celery's ``Context.update``).
+
+        The request is a frozen value: the current one is replaced, so ``self.request``
+        reads the new values for the rest of this invocation only.
+        """
+        values = dict(*args, **kwargs)
+        names = _FIELD_NAMES
+        known = {k: v for k, v in values.items() if k in names and k != "extra"}
+        extra = {**self.extra, **{k: v for k, v in values.items() if k not in names}}
+        new = replace(self, **known, extra=extra)
+        stack = _current.get()
+        if stack and stack[-1] is self:
+            _current.set((*stack[:-1], new))
 
     @property
     def errbacks(self) -> list[dict[str, Any]] | None:
@@ -84,6 +111,7 @@ class Request:
         return getattr(self, key, default)
 
 
+_FIELD_NAMES = frozenset(f.name for f in fields(Request))
 _DIRECT = Request()
 _current: ContextVar[tuple[Request, ...]] = ContextVar("django_tasks_request", default=())
 

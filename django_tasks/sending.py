@@ -35,11 +35,6 @@ from .registry import tasks as registry
 from .request import current_request
 from .serialization import encode_call, encode_call_text
 
-#: Call options that only steer the sending (or are Celery's and mean nothing here): they
-#: are not stored in the message.
-_NOT_STORED = frozenset(
-    {"args", "kwargs", "on_commit", "using", "shadow", "serializer", "routing_key", "exchange"}
-)
 #: Call options stored as given when set.
 _PASSED = ("headers", "parent_id", "root_id", "group_id", "chain")
 

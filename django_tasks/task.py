@@ -101,6 +101,12 @@ class Task:
     retry_jitter: bool = True
     #: Check call signatures at enqueue (TYPING).
     typing: bool = FromSettings("TYPING")
+    #: Celery's "keep track of children": accepted; children are always found by parent_id.
+    trail: bool = True
+    #: Celery's "requeue when the worker process dies" for acks_late tasks: here an
+    #: acks_late task is always delivered again when its worker dies (as True); acks early
+    #: tasks never are.
+    reject_on_worker_lost: bool | None = None
 
     _orig_run: Callable | None = None
     _options: TaskOptions | None = None
@@ -114,10 +120,16 @@ class Task:
         Register a concrete class-based task (one defining ``run`` without ``abstract``).
 
         As in Celery, ``abstract`` is read from the class body only: a subclass that does
-        not say ``abstract = True`` is a task, named ``<module>.<ClassName>``.
+        not say ``abstract = True`` is a task, named ``<module>.<ClassName>``. Its options
+        are checked now; its one instance is built at first use (as Celery does), so its
+        ``__init__`` may name its own class. A class that others subclass is a base class,
+        not a task: it is never registered and lends its name to none of them.
         """
         super().__init_subclass__(**kwargs)
         cls.custom_call = cls.__call__ is not Task.__call__
+        for parent in cls.__mro__[1:]:
+            if parent is not Task and issubclass(parent, Task):
+                registry.withdraw(parent)
         if "_orig_run" in cls.__dict__ or cls.__dict__.get("abstract", False):
             return
         if "run" not in cls.__dict__:
@@ -127,10 +139,8 @@ class Task:
         if not cls.__dict__.get("name"):
             cls.name = f"{canonical_module(cls.__module__)}.{cls.__name__}"
         cls._orig_run = cls.__dict__["run"]
-        instance = cls()
-        resolve(instance)
-        registry.register(instance)
-        conf.on_change(instance._drop_options)
+        resolve(cls)  # bad options fail at import, before any instance exists
+        registry.defer(cls, lambda: _register(cls()))
 
     def get_logger(self, **kwargs: Any):
         """This task's logger (Celery's ``Task.get_logger``): records carry name and id."""
@@ -483,6 +493,43 @@ class Task:
         return f"<@task: {self.name}>"
 
 
+class _CurrentTask:
+    """
+    ``current_task``: the task whose body runs now in this thread, or a false value.
+
+    Celery's proxy: attribute access goes to the running task (``current_task.request.id``);
+    outside a task body ``bool(current_task)`` is False and attribute access raises.
+    """
+
+    __slots__ = ()
+
+    def _get_current_object(self) -> Task | None:
+        request = current_request()
+        if request.task is None:
+            return None
+        return registry.get(request.task)
+
+    def __bool__(self) -> bool:
+        return self._get_current_object() is not None
+
+    def __getattr__(self, name: str) -> Any:
+        task = self._get_current_object()
+        if task is None:
+            raise AttributeError(f"No task is running here, so current_task has no {name!r}.")
+        return getattr(task, name)
+
+    def __eq__(self, other: object) -> bool:
+        return self._get_current_object() == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._get_current_object())
+
+
+current_task = _CurrentTask()
+
+
 # -- decoration ---------------------------------------------------------------------------------
 
 
@@ -492,11 +539,8 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
     if not (isinstance(base, type) and issubclass(base, Task)):
         raise TypeError(f"Task {where!r}: base= must be a Task subclass, not {base!r}.")
     check_task_option_names(options.get("name") or where, set(options))
-    name = (
-        options.pop("name", None)
-        or base.__dict__.get("name")
-        or (f"{canonical_module(fun.__module__)}.{fun.__name__}")
-    )
+    # The name is the function's, never the base class's (a base lends its name to none).
+    name = options.pop("name", None) or f"{canonical_module(fun.__module__)}.{fun.__name__}"
     if not isinstance(name, str) or not name or len(name) > 200:
         raise ImproperlyConfigured(
             f"Task {where!r} option 'name' must be a string of 1 to 200 characters, not {name!r}."
@@ -514,6 +558,7 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
         "_orig_run": fun,
         "abstract": False,
         "bind": bind,
+        "__name__": fun.__name__,
         "__doc__": fun.__doc__,
         "__module__": fun.__module__,
         "__wrapped__": fun,
@@ -521,10 +566,16 @@ def create_task(app, fun: Callable, base: type[Task], options: dict[str, Any]) -
         **options,
     }
     cls = type(fun.__name__, (base,), attrs)
+    registry.withdraw(base)  # a class-based task used as base= is a base, not a task
     task = cls()
     task.app = app
+    return _register(task)
+
+
+def _register(task: Task) -> Task:
+    """Validate `task`'s options and register it; return the task that owns its name."""
     resolve(task)  # validate now: bad options fail at import
-    registered = app.tasks.register(task)
+    registered = registry.register(task)
     if registered is task:
         conf.on_change(task._drop_options)
     return registered

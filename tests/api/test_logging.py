@@ -18,7 +18,7 @@ def records(caplog, logger_name):
 def test_task_logger_records_carry_task_name_and_id(caplog):
     caplog.set_level(logging.INFO)
     result = logs.add.apply((1, 2), task_id="log-1")
-    (record,) = records(caplog, "django_tasks.task.tests.api.guide.logs")
+    (record,) = records(caplog, "tests.api.guide.logs")
     assert record.getMessage() == "tests.api.guide.logs.add[log-1]: Adding 1 + 2"
     assert (record.task_name, record.task_id) == ("tests.api.guide.logs.add", "log-1")
     assert result.get() == 3
@@ -27,14 +27,14 @@ def test_task_logger_records_carry_task_name_and_id(caplog):
 def test_outside_a_task_the_record_says_so(caplog):
     caplog.set_level(logging.INFO)
     get_task_logger("tests.api.outside").info("hello")
-    (record,) = records(caplog, "django_tasks.task.tests.api.outside")
+    (record,) = records(caplog, "tests.api.outside")
     assert (record.getMessage(), record.task_name, record.task_id) == ("hello", "???", "???")
 
 
 def test_the_bound_example_logs_its_request_id(caplog):
     caplog.set_level(logging.INFO)
     bound.add.apply((1, 2), task_id="bound-1")
-    (record,) = records(caplog, "django_tasks.task.tests.api.guide.bound")
+    (record,) = records(caplog, "tests.api.guide.bound")
     assert record.getMessage() == "tests.api.guide.bound.add[bound-1]: bound-1"
 
 
@@ -48,7 +48,7 @@ def test_get_logger_of_a_task_is_its_task_logger(caplog, scratch):
 
     caplog.set_level(logging.INFO)
     spam_filter.apply((7,), task_id="spam-1")
-    (record,) = records(caplog, "django_tasks.task.tests.api.test_logging.spam_filter")
+    (record,) = records(caplog, "tests.api.test_logging.spam_filter")
     assert record.getMessage() == (
         "tests.api.test_logging.spam_filter[spam-1]: Running spam filter for comment 7"
     )
@@ -59,7 +59,7 @@ def test_the_redirect_note_example_sends_print_to_the_task_logger(caplog):
     before = sys.stdout, sys.stderr
     assert logs_redirect.add.apply((1, 2), task_id="redir-1").get() == 3
     assert (sys.stdout, sys.stderr) == before
-    (record,) = records(caplog, "django_tasks.task.tests.api.guide.logs_redirect")
+    (record,) = records(caplog, "tests.api.guide.logs_redirect")
     assert (record.levelname, record.getMessage()) == (
         "WARNING",
         "tests.api.guide.logs_redirect.add[redir-1]: Adding 1 + 2",

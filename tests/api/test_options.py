@@ -282,14 +282,14 @@ def test_serializer_other_than_json_is_improperly_configured(scratch):
             pass
 
 
-def test_an_unknown_option_fails_at_decoration_with_a_suggestion(scratch):
+def test_a_misspelt_option_fails_at_decoration_with_a_suggestion(scratch):
     expected = (
-        "Task 'tests.api.test_options.job': unknown option 'retry_delay' (did you "
-        "mean 'default_retry_delay'?)."
+        "Task 'tests.api.test_options.job': unknown option 'max_retrys' (did you "
+        "mean 'max_retries'?)."
     )
     with pytest.raises(TypeError, match=re.escape(expected)):
 
-        @app.task(retry_delay=5)
+        @app.task(max_retrys=5)
         def job():
             pass
 
