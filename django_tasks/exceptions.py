@@ -24,10 +24,6 @@ class NotRegistered(DjangoTasksError, KeyError):
         return str(self.args[0]) if self.args else "NotRegistered"
 
 
-class AlreadyRegistered(DjangoTasksError):
-    """Two different functions claim one task name."""
-
-
 class Retry(DjangoTasksError):
     """The task is to be retried (raised by ``Task.retry``)."""
 
