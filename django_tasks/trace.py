@@ -34,6 +34,7 @@ from . import signals, states
 from .exceptions import Ignore, Reject, Retry
 from .message import Message, Outcome
 from .request import Request, pop, push
+from .result import AsyncResult, GroupResult
 from .sending import from_signature
 from .serialization import encode_exception, encode_result, format_traceback
 
@@ -155,7 +156,7 @@ def trace(task: Any, message: Message, request: Request, *, worker: str = "") ->
             kwargs=kwargs,
         )
         try:
-            retval = _runner(task)(*args, **kwargs)
+            retval = _as_value(_runner(task)(*args, **kwargs))
             pending = _pending_retry.get()
             if pending is not None:
                 raise pending
@@ -201,6 +202,18 @@ def trace(task: Any, message: Message, request: Request, *, worker: str = "") ->
             )
         _pending_retry.reset(retry_token)
         pop(token)
+
+
+def _as_value(retval: Any) -> Any:
+    """
+    A task that returns a result handle (``AsyncResult``, ``GroupResult``) returns its id.
+
+    Celery stores such a return value by reference; here the id is the reference: the
+    caller reads it back with ``AsyncResult(id)`` / ``GroupResult.restore(id)``.
+    """
+    if isinstance(retval, AsyncResult | GroupResult):
+        return retval.id
+    return retval
 
 
 def _einfo(exc: BaseException, raised: BaseException | None = None) -> ExceptionInfo:

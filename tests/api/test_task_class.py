@@ -177,3 +177,32 @@ def test_task_logger_records_reach_handlers_on_that_logger_with_name_and_id(scra
         logger.removeHandler(handler)
     (record,) = [r for r in records if r.getMessage().endswith(": billed")]
     assert (record.task_name, record.task_id) == (bill.name, result.id)
+
+
+def test_a_task_returning_a_result_handle_returns_its_id(scratch, committed):
+    from django_tasks import AsyncResult, group
+
+    @app.task
+    def child(x):
+        return x
+
+    @app.task
+    def spawn():
+        return child.delay(1)
+
+    @app.task
+    def fan_out():
+        return group(child.s(i) for i in range(3)).delay()
+
+    with committed():
+        sent = spawn.apply()
+    sub_id = sent.get()
+    from django_tasks.models import TaskMessage
+
+    assert AsyncResult(sub_id).state == states.PENDING
+    assert TaskMessage.objects.get(id=sub_id).name == child.name
+    with committed():
+        fanned = fan_out.apply()
+    from django_tasks import GroupResult
+
+    assert len(GroupResult.restore(fanned.get())) == 3
