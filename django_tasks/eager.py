@@ -58,4 +58,18 @@ def apply_eagerly(task: Any, message: Message, *, throw: bool | None = None) -> 
             )
             continue
         result.children.append(apply_eagerly(nxt, follow, throw=throw))
+    if outcome.forget and outcome.follow_ups:
+        # Replaced (Task.replace): the replacement ran under this id; its result is ours.
+        return _find(result, message.id) or result
     return result
+
+
+def _find(result: EagerResult, task_id: str) -> EagerResult | None:
+    """The result with `task_id` among `result`'s descendants (a replacement), if any."""
+    for child in result.children:
+        if child.id == task_id:
+            return child
+        found = _find(child, task_id)
+        if found is not None:
+            return found
+    return None

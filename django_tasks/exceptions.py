@@ -63,6 +63,19 @@ class Ignore(DjangoTasksError):
     """The worker records nothing further for this task."""
 
 
+class Replaced(Ignore):
+    """
+    The task replaced itself (``Task.replace``): the replacement runs under its id.
+
+    Raised by ``replace()``; the worker enqueues `messages` (the last one carries this
+    task's id) in the transaction that lets go of this task's row.
+    """
+
+    def __init__(self, messages: Any = ()) -> None:
+        super().__init__("Replaced by new task")
+        self.messages = tuple(messages)
+
+
 class Reject(DjangoTasksError):
     """The task refuses the message: requeue it, or end it REJECTED."""
 

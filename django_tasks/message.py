@@ -65,6 +65,9 @@ class Outcome:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     worker: str = ""
+    #: Delete the row instead of recording the outcome (``ignore_result``, ``replace()``):
+    #: the message is acknowledged and gone, as in Celery; follow-ups are written after.
+    forget: bool = False
 
 
 def new_task_id() -> str:

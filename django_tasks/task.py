@@ -13,8 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from . import conf, eager
-from .canvas import Signature, chunks, group
-from .exceptions import MaxRetriesExceededError, Retry
+from .canvas import Signature, chain, chunks, group
+from .exceptions import MaxRetriesExceededError, Replaced, Retry
 from .log import get_task_logger
 from .options import (
     CALL_OPTIONS,
@@ -395,6 +395,47 @@ class Task:
         if throw:
             raise ret
         return ret
+
+    def replace(self, sig: Any) -> Replaced:
+        """
+        Replace this task with `sig` (a signature or a chain), which inherits its id.
+
+        As in Celery: the replacement takes over this task's id, its links and the rest of
+        its chain, so ``AsyncResult(self.request.id)`` ends with the replacement's result.
+        Raises ``Replaced`` (an ``Ignore``): nothing is recorded for this run; the worker
+        enqueues the replacement in the same transaction that lets go of this task's row.
+        """
+        request = self.request
+        if request.called_directly or request.id is None:
+            raise RuntimeError(
+                f"Task {self.name!r}: replace() needs a running task (a worker or apply()), "
+                "not a direct call."
+            )
+        steps = list(sig.tasks) if isinstance(sig, chain) else [sig]
+        if not steps or not all(isinstance(s, Signature) for s in steps):
+            raise TypeError(
+                f"Task {self.name!r}: replace() takes a signature or a chain of signatures, "
+                f"not {sig!r}."
+            )
+        inherited: dict[str, Any] = {"task_id": request.id, "root_id": request.root_id}
+        if request.parent_id:
+            inherited["parent_id"] = request.parent_id
+        if request.callbacks:
+            inherited["link"] = request.callbacks
+        if request.errback:
+            inherited["link_error"] = request.errback
+        if request.group:
+            inherited["group_id"] = request.group
+        if request.headers:
+            inherited["headers"] = request.headers
+        last = steps[-1].clone(**inherited)
+        rest = [dict(s) for s in [*steps[1:-1], last]] if len(steps) > 1 else []
+        rest += list(request.chain or [])
+        first = last if len(steps) == 1 else steps[0]
+        options = {"chain": rest} if rest else {}
+        if len(steps) > 1:
+            options["root_id"] = request.root_id
+        raise Replaced([first.to_message(**options)])
 
     def update_state(
         self, task_id: str | None = None, state: str | None = None, meta: Any = None

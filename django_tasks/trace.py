@@ -31,7 +31,7 @@ from typing import Any
 from django.utils import timezone
 
 from . import signals, states
-from .exceptions import Ignore, Reject, Retry
+from .exceptions import Ignore, Reject, Replaced, Retry
 from .message import Message, Outcome
 from .request import Request, pop, push
 from .result import AsyncResult, GroupResult
@@ -164,6 +164,14 @@ def trace(task: Any, message: Message, request: Request, *, worker: str = "") ->
         except Retry as exc:
             einfo = _einfo(exc.exc if exc.exc is not None else exc, exc)
             outcome = _retry_outcome(task, message, exc, einfo)
+        except Replaced as exc:
+            outcome = Outcome(
+                id=message.id,
+                state=states.IGNORED,
+                retries=message.retries,
+                forget=True,
+                follow_ups=exc.messages,
+            )
         except Ignore:
             outcome = Outcome(id=message.id, state=states.IGNORED, retries=message.retries)
         except Reject as exc:
@@ -229,13 +237,16 @@ def _ignores_result(task: Any, message: Message) -> bool:
 
 def _success(task: Any, message: Message, retval: Any) -> Outcome:
     """Encode the result and build the follow-ups; an error here makes the task fail."""
-    stored = None if _ignores_result(task, message) else encode_result(task.name, retval)
+    ignored = _ignores_result(task, message)
+    stored = None if ignored else encode_result(task.name, retval)
     return Outcome(
         id=message.id,
         state=states.SUCCESS,
         result=stored,
         retries=message.retries,
         follow_ups=_follow_ups(message, retval),
+        # ignore_result: no state is kept once the task finished (AsyncResult: PENDING).
+        forget=ignored,
     )
 
 
@@ -253,6 +264,7 @@ def _failure(task: Any, message: Message, exc: BaseException, einfo: ExceptionIn
         exc_type=described["exc_type"] if keep else "",
         exc_message=described["exc_message"] if keep else "",
         traceback=einfo.traceback if keep else "",
+        forget=not keep,
     )
 
 

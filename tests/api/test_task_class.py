@@ -206,3 +206,31 @@ def test_a_task_returning_a_result_handle_returns_its_id(scratch, committed):
     from django_tasks import GroupResult
 
     assert len(GroupResult.restore(fanned.get())) == 3
+
+
+def test_replace_runs_the_replacement_under_the_tasks_id_eagerly(scratch):
+    from django_tasks import chain
+
+    @app.task
+    def double(x):
+        return x * 2
+
+    @app.task(bind=True)
+    def dispatch(self, x, twice=False):
+        if twice:
+            raise self.replace(chain(double.s(x), double.s()))
+        raise self.replace(double.s(x))
+
+    once = dispatch.apply((3,))
+    assert (once.id, once.get()) == (once.id, 6)
+    twice = dispatch.apply((3,), {"twice": True})
+    assert twice.get() == 12
+
+
+def test_replace_outside_a_running_task_says_so(scratch):
+    @app.task(bind=True)
+    def dispatch(self):
+        raise self.replace(dispatch.s())
+
+    with pytest.raises(RuntimeError, match=re.escape("replace() needs a running task")):
+        dispatch()
