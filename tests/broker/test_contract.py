@@ -275,9 +275,7 @@ def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
     # A claim gives the values back, whichever path wrote them.
     claimed = broker.claim("w", ["default"], 1000)
     assert len(claimed) == 604
-    assert {(m.args, str(m.kwargs)) for m in claimed} == {
-        ((when, Decimal("1.5")), "{'k': [1, 2]}")
-    }
+    assert {(m.args, str(m.kwargs)) for m in claimed} == {((when, Decimal("1.5")), "{'k': [1, 2]}")}
 
 
 def test_recovery_queries_repeat_the_held_index_predicate_exactly():
