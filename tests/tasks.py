@@ -198,3 +198,13 @@ def raise_with_object(kind: str, name: str) -> None:
     if kind == "attribute":
         raise WidgetNameError(Widget(name))
     raise LookupError(Execution(key=name), "and a JSON argument")
+
+
+@app.task(bind=True, max_retries=1)
+def retry_with_a_later_date(self, when):
+    """Retry once with new arguments (a day later); return what the second attempt got."""
+    from datetime import timedelta
+
+    if self.request.retries == 0:
+        raise self.retry(args=(when + timedelta(days=1),), countdown=0)
+    return [type(when).__name__, when]

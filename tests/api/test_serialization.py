@@ -343,6 +343,7 @@ def test_a_worker_gives_the_body_these_types_and_get_returns_them(burst):
     widget = tasks.raise_with_object.delay("widget", "gear")
     attribute = tasks.raise_with_object.delay("attribute", "gear")
     model = tasks.raise_with_object.delay("model", "row-7")
+    retried = tasks.retry_with_a_later_date.delay(date(2026, 1, 2))
     stored = TaskMessage.objects.get(id=one.id).args[0]
     assert stored == {"__type__": "datetime", "__value__": "2026-01-02T03:04:05.000006+01:00"}
 
@@ -354,6 +355,9 @@ def test_a_worker_gives_the_body_these_types_and_get_returns_them(burst):
     follow = chained.get(timeout=5)
     assert follow["args"] == ["timedelta"]
     assert follow["values"][0] == [timedelta(days=1, seconds=1, microseconds=1)]
+
+    # retry(args=...) stores the new arguments with their markers too.
+    assert retried.get(timeout=5) == ["date", date(2026, 1, 3)]
 
     # A non-JSON exception argument is stored as its repr: the rebuilt exception prints.
     assert widget.state == states.FAILURE
@@ -387,3 +391,15 @@ def test_the_portable_broker_claims_the_same_values_as_the_vendors():
     for got, want in zip(message.args, ALL.values(), strict=True):
         assert _same(got, want)
     assert message.kwargs["nested"] == kwargs["nested"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_state_meta_round_trips_to_async_result():
+    sent = tasks.noop.apply_async(queue="meta")
+    broker = Broker("default")
+    (message,) = broker.claim("w", ["meta"], 1)
+    meta = {"at": datetime(2026, 1, 2, tzinfo=UTC), "left": timedelta(minutes=5)}
+    assert broker.update_state(message.id, "PROGRESS", meta)
+    assert TaskMessage.objects.get(id=sent.id).result["at"]["__type__"] == "datetime"
+    assert sent.state == "PROGRESS"
+    assert sent.info == meta
