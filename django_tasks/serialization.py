@@ -101,6 +101,7 @@ def _object_hook(o: dict) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_hook=_object_hook)
+_PLAIN = json.JSONDecoder()
 
 
 def _holds_marker_keys(value: Any) -> bool:
@@ -146,12 +147,12 @@ def dumps(value: Any) -> str:
 
 def decode(text: str | bytes | None) -> Any:
     """Decode JSON text written by ``dumps``: markers become the values they stand for."""
-    if text is None:
-        return None
-    if isinstance(text, bytes | bytearray | memoryview):
+    if not isinstance(text, str):
+        if text is None:
+            return None
         text = bytes(text).decode("utf-8")
     if _TYPE_KEY not in text:
-        return json.loads(text)  # the common case: plain JSON, no hook to call per object
+        return _PLAIN.decode(text)  # the common case: plain JSON, no hook to call per object
     return _DECODER.decode(text)
 
 
