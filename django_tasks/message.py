@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from .serialization import dumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Message:
         """The JSON text of args and kwargs, as the queue stores them."""
         if self.wire is not None:
             return self.wire
-        return json.dumps(list(self.args)), json.dumps(self.kwargs)
+        return dumps(list(self.args)), dumps(self.kwargs)
 
 
 @dataclass(frozen=True, slots=True)

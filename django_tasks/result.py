@@ -8,7 +8,7 @@ from typing import Any
 from . import conf, states
 from .exceptions import ImproperlyUsed, TaskError, TaskRevokedError, TimeoutError
 from .request import in_worker_task
-from .serialization import rebuild_exception
+from .serialization import rebuild_exception, revive
 
 _FIELDS = (
     "name",
@@ -54,6 +54,8 @@ class AsyncResult:
 
         using = self.using or conf.get("DATABASE")
         row = TaskMessage.objects.using(using).filter(id=self.id).values(*_FIELDS).first()
+        if row is not None and row["result"] is not None:
+            row["result"] = revive(row["result"])  # the stored type markers, as values
         if row is not None and row["state"] in states.READY_STATES:
             self._cache = row  # a finished task's result does not change (until requeued)
         return row

@@ -1,28 +1,192 @@
-"""The JSON wire format of arguments, results and exceptions."""
+"""
+The JSON wire format of arguments, results and exceptions.
+
+Values JSON has no type for travel as kombu's (Celery >= 5.3) type markers, so a message
+reads as Celery's would: ``{"__type__": "datetime", "__value__": "2026-01-02T03:04:05+00:00"}``.
+``dumps`` writes them, ``decode`` (JSON text) and ``revive`` (JSON already parsed, as a
+``JSONField`` gives it) turn them back into the values they stand for.
+"""
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import traceback as tb
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from django.core.serializers.json import DjangoJSONEncoder
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.dateparse import parse_duration
+from django.utils.duration import duration_iso_string
+from django.utils.functional import Promise
 
 from .exceptions import EncodeError, TaskError
 
+#: The keys of a type marker, exactly (kombu's).
+MARKER_KEYS = frozenset({"__type__", "__value__"})
+# Text every encoded marker contains: without it, a text needs no reviving.
+_TYPE_KEY = '"__type__"'
 
-class _StrictEncoder(DjangoJSONEncoder):
-    """Django's encoder (datetimes, Decimal, UUID, lazy strings) and nothing more."""
+
+def _marker(kind: str, value: Any) -> dict[str, Any]:
+    return {"__type__": kind, "__value__": value}
+
+
+class _Encoder(json.JSONEncoder):
+    """Kombu's type markers (and ``timedelta``, which kombu lacks); lazy strings as text."""
+
+    def default(self, o: Any) -> Any:
+        reducer = getattr(o, "__json__", None)  # kombu's hook: the object says what it is
+        if reducer is not None:
+            return _escaped(reducer())
+        if isinstance(o, Promise):
+            return str(o)
+        # datetime before date: a datetime is a date too.
+        if isinstance(o, datetime):
+            return _marker("datetime", o.isoformat())
+        if isinstance(o, date):
+            return _marker("date", o.isoformat())
+        if isinstance(o, time):
+            return _marker("time", o.isoformat())
+        if isinstance(o, Decimal):
+            return _marker("decimal", str(o))
+        if isinstance(o, UUID):
+            return _marker("uuid", {"hex": o.hex, "version": o.version})
+        if isinstance(o, timedelta):
+            return _marker("timedelta", duration_iso_string(o))
+        if isinstance(o, bytes):
+            try:
+                return _marker("bytes", o.decode("utf-8"))
+            except UnicodeDecodeError:
+                return _marker("base64", base64.b64encode(o).decode("ascii"))
+        return super().default(o)
+
+
+# allow_nan=False: NaN and Infinity are not JSON (PostgreSQL's jsonb refuses them).
+_ENCODER = _Encoder(separators=(",", ":"), allow_nan=False)
+
+
+def _uuid(value: Any) -> UUID:
+    return UUID(value) if isinstance(value, str) else UUID(hex=value["hex"])
+
+
+_DECODERS = {
+    "datetime": datetime.fromisoformat,
+    "date": lambda v: datetime.fromisoformat(v).date(),  # as kombu reads it
+    "time": time.fromisoformat,
+    "decimal": Decimal,
+    "uuid": _uuid,
+    "timedelta": parse_duration,
+    "bytes": lambda v: v.encode("utf-8"),
+    "base64": lambda v: base64.b64decode(v.encode("ascii"), validate=True),
+    # A user's own dict whose keys are exactly a marker's, kept as its items (see _escaped).
+    "dict": dict,
+}
+
+
+def _object_hook(o: dict) -> Any:
+    if len(o) == 2 and o.keys() == MARKER_KEYS:
+        decoder = _DECODERS.get(o["__type__"])
+        if decoder is not None:
+            try:
+                value = decoder(o["__value__"])
+            except (AttributeError, ArithmeticError, KeyError, TypeError, ValueError):
+                return o  # not one of ours after all: kept as it is, never lost
+            if value is not None:  # parse_duration gives None for text it cannot read
+                return value
+    return o
+
+
+_DECODER = json.JSONDecoder(object_hook=_object_hook)
+_PLAIN = json.JSONDecoder()
+
+
+def _holds_marker_keys(value: Any) -> bool:
+    """Does `value` hold a dict whose keys are exactly a marker's (one of the user's)?"""
+    if isinstance(value, dict):
+        if len(value) == 2 and value.keys() == MARKER_KEYS:
+            return True
+        return any(_holds_marker_keys(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_marker_keys(v) for v in value)
+    return False
+
+
+def _escaped(value: Any) -> Any:
+    """
+    `value` with each dict whose keys are exactly a marker's wrapped in a "dict" marker.
+
+    Kombu would read such a dict as a marker (and raise for a type it does not know);
+    wrapped, it comes back as the same dict.
+    """
+    if isinstance(value, dict):
+        items = {k: _escaped(v) for k, v in value.items()}
+        if len(items) == 2 and items.keys() == MARKER_KEYS:
+            return _marker("dict", [[k, v] for k, v in items.items()])
+        return items
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
 
 
 def dumps(value: Any) -> str:
-    """Encode ``value`` as JSON text with Django's encoder."""
-    return json.dumps(value, cls=_StrictEncoder, separators=(",", ":"))
+    """
+    Encode ``value`` as compact JSON text, with type markers for the values JSON lacks.
+
+    Raises ``TypeError`` for a value of no supported type and ``ValueError`` for NaN or
+    infinite floats (a ``Decimal('NaN')`` is fine: its marker holds the text "NaN").
+    """
+    text = _ENCODER.encode(value)
+    if _TYPE_KEY in text and _holds_marker_keys(value):
+        text = _ENCODER.encode(_escaped(value))
+    return text
 
 
-def loads(text: str | bytes) -> Any:
-    return json.loads(text)
+def decode(text: str | bytes | None) -> Any:
+    """Decode JSON text written by ``dumps``: markers become the values they stand for."""
+    if not isinstance(text, str):
+        if text is None:
+            return None
+        text = bytes(text).decode("utf-8")
+    if _TYPE_KEY not in text:
+        return _PLAIN.decode(text)  # the common case: plain JSON, no hook to call per object
+    return _DECODER.decode(text)
+
+
+def revive(data: Any) -> Any:
+    """
+    Turn the markers in already parsed JSON (a ``JSONField``'s value) into their values.
+
+    The same as ``decode`` on the text the data was parsed from.
+    """
+    if isinstance(data, dict):
+        return _object_hook({k: revive(v) for k, v in data.items()})
+    if isinstance(data, list):
+        return [revive(v) for v in data]
+    return data
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as plain JSON data, markers included: what a ``JSONField`` should store."""
+    return json.loads(dumps(value))
+
+
+def check_serializer(where: str, value: Any) -> None:
+    """
+    Raise ``ImproperlyConfigured`` unless `value` (a serializer name) is None or "json".
+
+    `where` names the option or setting, e.g. ``"Task 'blog.tasks.spam' option 'serializer'"``.
+    """
+    if value is None or value == "json":
+        return
+    raise ImproperlyConfigured(
+        f"{where} is {value!r}, but only 'json' is supported: messages are JSON in the "
+        "database; pass ids or JSON values (datetime, Decimal, UUID, bytes, timedelta "
+        "round-trip)."
+    )
 
 
 def _first_bad(value: Any) -> Any:
@@ -50,14 +214,15 @@ def _fails(value: Any) -> bool:
 
 def encode_call(task_name: str, args: tuple, kwargs: dict, names: list[str] | None = None) -> tuple:
     """
-    Check that ``args`` and ``kwargs`` encode as JSON and return them as JSON-ready values.
+    Check that ``args`` and ``kwargs`` encode as JSON and return them as the worker gets them.
 
     Round-trips through JSON, so what the worker receives is what the caller sees (tuples
-    become lists, datetimes ISO strings). Raises ``EncodeError`` naming the task and the
-    argument (by parameter name when ``names`` gives it).
+    become lists; datetimes, Decimals, UUIDs, bytes and timedeltas stay what they are).
+    Raises ``EncodeError`` naming the task and the argument (by parameter name when
+    ``names`` gives it).
     """
     try:
-        return json.loads(dumps([list(args), kwargs]))
+        return decode(dumps([list(args), kwargs]))
     except (TypeError, ValueError):
         pass
     for i, value in enumerate(args):
@@ -96,9 +261,9 @@ def _raise(task_name: str, param: str, value: Any) -> None:
 
 
 def encode_result(task_name: str, value: Any) -> Any:
-    """Return ``value`` as a JSON-ready value; raise ``EncodeError`` naming the task."""
+    """Return ``value`` as a caller reads it back; raise ``EncodeError`` naming the task."""
     try:
-        return json.loads(dumps(value))
+        return decode(dumps(value))
     except (TypeError, ValueError):
         bad = _first_bad(value)
         raise EncodeError(
@@ -114,19 +279,40 @@ def exception_path(exc: BaseException) -> str:
 
 
 def encode_exception(exc: BaseException) -> dict[str, Any]:
-    """Describe ``exc`` as JSON: its type path, args (where JSON allows) and message."""
+    """
+    Describe ``exc`` as JSON: its type path, args and message.
+
+    An argument JSON cannot hold is kept as its repr (as Celery does), so the exception
+    rebuilt from it still says what went wrong.
+    """
     try:
-        args = json.loads(dumps(list(exc.args)))
+        args = decode(dumps(list(exc.args)))
     except (TypeError, ValueError):
-        args = [str(a) for a in exc.args]
+        args = [_arg(a) for a in exc.args]
     return {"exc_type": exception_path(exc), "exc_args": args, "exc_message": _message(exc)}
+
+
+def _arg(value: Any) -> Any:
+    try:
+        return decode(dumps(value))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not break the worker
+        return f"<{type(value).__name__} (repr failed)>"
 
 
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)
     except Exception:  # a broken __str__ must not break the worker
-        return repr(type(exc))
+        return _unprintable(type(exc))
+
+
+def _unprintable(cls: type) -> str:
+    """The message stored for an exception whose ``__str__`` fails."""
+    return repr(cls)
 
 
 def format_traceback(exc: BaseException) -> str:
@@ -138,8 +324,10 @@ def rebuild_exception(exc_type: str, exc_args: list | None, message: str) -> Bas
     Return an exception of type ``exc_type`` built from ``exc_args``.
 
     ``exc_type`` is a builtin's name or ``module.Qualified.Name``. When the type cannot be
-    imported (a class defined in a function), is not an exception, or refuses the args,
-    return a ``TaskError`` carrying the type name and message instead; never raises.
+    imported (a class defined in a function), is not an exception, refuses the args, or
+    cannot be printed once built from them when it could be in the worker (its ``__str__``
+    expected the original objects, now their reprs), return a ``TaskError`` carrying the
+    type name and message instead; never raises.
     """
     try:
         cls = _import_type(exc_type)
@@ -148,6 +336,11 @@ def rebuild_exception(exc_type: str, exc_args: list | None, message: str) -> Bas
         exc = cls(*(exc_args or []))
         if not isinstance(exc, BaseException):
             raise TypeError(exc_type)
+        try:
+            str(exc)
+        except Exception:
+            if message != _unprintable(cls):
+                raise  # it printed in the worker: a TaskError says what it said
         return exc
     except Exception:
         return TaskError(exc_type, message)

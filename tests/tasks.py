@@ -151,3 +151,60 @@ def limited() -> float:
 @app.task
 def stamp() -> float:
     return time.time()
+
+
+@app.task
+def type_names(*args, **kwargs) -> dict:
+    """The type names of the arguments as the body got them, and the arguments themselves."""
+    return {
+        "args": [type(a).__name__ for a in args],
+        "kwargs": {k: type(v).__name__ for k, v in kwargs.items()},
+        "values": [list(args), kwargs],
+    }
+
+
+class Widget:
+    """An object JSON cannot hold (as a model instance is not either)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<Widget {self.name}>"
+
+
+class WidgetError(Exception):
+    """Raised with a Widget: its message is the Widget's repr."""
+
+
+class WidgetNameError(Exception):
+    """Its message reads an attribute of the Widget it was given."""
+
+    def __init__(self, widget: Widget) -> None:
+        self.widget = widget
+        super().__init__(widget)
+
+    def __str__(self) -> str:
+        return f"widget {self.widget.name} is broken"
+
+
+@app.task
+def raise_with_object(kind: str, name: str) -> None:
+    """Raise an exception whose argument is not JSON: a Widget, or a model instance."""
+    from tests.models import Execution
+
+    if kind == "widget":
+        raise WidgetError(Widget(name))
+    if kind == "attribute":
+        raise WidgetNameError(Widget(name))
+    raise LookupError(Execution(key=name), "and a JSON argument")
+
+
+@app.task(bind=True, max_retries=1)
+def retry_with_a_later_date(self, when):
+    """Retry once with new arguments (a day later); return what the second attempt got."""
+    from datetime import timedelta
+
+    if self.request.retries == 0:
+        raise self.retry(args=(when + timedelta(days=1),), countdown=0)
+    return [type(when).__name__, when]

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from .. import states
 from ..message import Message, Outcome
+from ..serialization import revive, to_json
 
 logger = logging.getLogger(__name__)
 
@@ -65,20 +66,25 @@ class Broker:
         from ..models import TaskMessage
 
         now = timezone.now()
-        rows = [self._row(m, now) for m in messages]
+        options: dict[int, Any] = {}  # enqueue_many's messages share one: encoded once
+        rows = [self._row(m, now, options) for m in messages]
         TaskMessage.objects.using(self.using).bulk_create(rows, batch_size=self.insert_batch_size)
 
     @staticmethod
-    def _row(m: Message, now):
+    def _row(m: Message, now, options: dict[int, Any]):
         from ..models import TaskMessage
 
+        # The JSON columns hold the wire form (type markers), parsed from the text once.
+        args, kwargs = (json.loads(text) for text in m.wire_args())
+        if id(m.options) not in options:
+            options[id(m.options)] = to_json(m.options)
         return TaskMessage(
             id=m.id,
             name=m.name,
             queue=m.queue,
             priority=m.priority,
-            args=json.loads(m.wire[0]) if m.wire else list(m.args),
-            kwargs=json.loads(m.wire[1]) if m.wire else m.kwargs,
+            args=args,
+            kwargs=kwargs,
             state=states.PENDING,
             run_at=m.eta or now,
             eta=m.eta,
@@ -86,7 +92,7 @@ class Broker:
             retries=m.retries,
             max_retries=m.options.get("max_retries"),
             acks_late=bool(m.options.get("acks_late")),
-            options=m.options,
+            options=options[id(m.options)],
             parent_id=m.options.get("parent_id") or "",
             group_id=m.options.get("group_id") or "",
             created_at=now,
@@ -139,14 +145,14 @@ class Broker:
         return Message(
             id=row.id,
             name=row.name,
-            args=tuple(row.args or ()),
-            kwargs=row.kwargs or {},
+            args=tuple(revive(row.args or [])),
+            kwargs=revive(row.kwargs or {}),
             queue=row.queue,
             priority=row.priority,
             retries=row.retries,
             eta=row.eta,
             expires=row.expires,
-            options={**(row.options or {}), "expired": expired},
+            options={**revive(row.options or {}), "expired": expired},
             redelivered=row.redelivered,
             seq=row.claim_seq or 0,
         )
@@ -264,7 +270,7 @@ class Broker:
         now = o.finished_at or timezone.now()
         fields: dict[str, Any] = {
             "state": o.state,
-            "result": o.result,
+            "result": to_json(o.result),
             "exc_type": o.exc_type,
             "exc_message": o.exc_message,
             "traceback": o.traceback,
@@ -286,9 +292,9 @@ class Broker:
             if o.priority is not None:
                 fields["priority"] = o.priority
             if o.args is not None:
-                fields["args"] = list(o.args)
+                fields["args"] = to_json(list(o.args))
             if o.kwargs is not None:
-                fields["kwargs"] = o.kwargs
+                fields["kwargs"] = to_json(o.kwargs)
         elif o.state == states.PENDING:
             fields.update(
                 run_at=now, worker="", started_at=None, reserved_at=None, redelivered=True
@@ -304,7 +310,7 @@ class Broker:
         return bool(
             TaskMessage.objects.using(self.using)
             .filter(HELD, id=task_id)
-            .update(state=state, result=meta)
+            .update(state=state, result=to_json(meta))
         )
 
     def fail(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from ..message import Message, Outcome
+from ..serialization import decode, dumps
 from .base import NOT_HELD, Broker
 
 logger = logging.getLogger(__name__)
@@ -169,11 +169,11 @@ class PostgreSQLBroker(Broker):
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
-            self._execute(ENQUEUE_ONE, _values(messages[0], json.dumps)).close()
+            self._execute(ENQUEUE_ONE, _values(messages[0], dumps)).close()
         elif len(messages) < COPY_THRESHOLD:
             size = self.insert_batch_size
             for start in range(0, len(messages), size):
-                rows = [_values(m, json.dumps) for m in messages[start : start + size]]
+                rows = [_values(m, dumps) for m in messages[start : start + size]]
                 columns = [list(column) for column in zip(*rows, strict=True)]
                 self._execute(ENQUEUE, columns).close()
         else:
@@ -192,7 +192,7 @@ class PostgreSQLBroker(Broker):
         def dumps_options(options: dict) -> str:
             text = encoded.get(id(options))
             if text is None:
-                text = encoded[id(options)] = json.dumps(options)
+                text = encoded[id(options)] = dumps(options)
             return text
 
         with transaction.atomic(using=self.using):
@@ -232,14 +232,14 @@ class PostgreSQLBroker(Broker):
             Message(
                 id=r[0],
                 name=r[1],
-                args=tuple(json.loads(r[2])),
-                kwargs=json.loads(r[3]),
+                args=tuple(decode(r[2])),
+                kwargs=decode(r[3]),
                 queue=r[4],
                 priority=r[5],
                 retries=r[6],
                 eta=r[7],
                 expires=r[8],
-                options={**json.loads(r[9]), "expired": r[12]},
+                options={**decode(r[9]), "expired": r[12]},
                 redelivered=r[10],
                 seq=r[11],
             )
@@ -252,7 +252,7 @@ class PostgreSQLBroker(Broker):
             return cursor.fetchone() is not None
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
-        rows = json.dumps(
+        rows = dumps(
             [
                 {
                     "id": o.id,

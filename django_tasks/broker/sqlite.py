@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC
 
@@ -10,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..message import Message, Outcome
+from ..serialization import decode, dumps
 from .base import NOT_HELD, Broker
 
 TABLE = "django_tasks_taskmessage"
@@ -73,7 +73,7 @@ class SQLiteBroker(Broker):
                     FINISH,
                     [
                         o.state,
-                        None if o.result is None else json.dumps(o.result),
+                        None if o.result is None else dumps(o.result),
                         o.exc_type,
                         o.exc_message,
                         o.traceback,
@@ -121,14 +121,14 @@ class SQLiteBroker(Broker):
             Message(
                 id=r[0],
                 name=r[1],
-                args=tuple(json.loads(r[2])),
-                kwargs=json.loads(r[3]),
+                args=tuple(decode(r[2])),
+                kwargs=decode(r[3]),
                 queue=r[4],
                 priority=r[5],
                 retries=r[6],
                 eta=convert(r[7]),
                 expires=convert(r[8]),
-                options={**json.loads(r[9]), "expired": r[8] is not None and convert(r[8]) <= now},
+                options={**decode(r[9]), "expired": r[8] is not None and convert(r[8]) <= now},
                 redelivered=bool(r[10]),
                 seq=r[11],
             )

@@ -6,7 +6,6 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -82,13 +81,13 @@ def test_the_guides_database_transactions_example_sends_the_task_after_commit():
 
 
 @writes
-def test_json_arguments_of_djangos_encoder_are_accepted():
+def test_json_arguments_of_djangos_encoder_are_stored_with_kombus_type_markers():
     when = timezone.now()
     result = bodies.context_all.delay(when, Decimal("1.5"), UUID(int=1), (1, 2))
     assert TaskMessage.objects.get(id=result.id).args == [
-        DjangoJSONEncoder().default(when),
-        "1.5",
-        str(UUID(int=1)),
+        {"__type__": "datetime", "__value__": when.isoformat()},
+        {"__type__": "decimal", "__value__": "1.5"},
+        {"__type__": "uuid", "__value__": {"hex": UUID(int=1).hex, "version": None}},
         [1, 2],
     ]
 

@@ -267,8 +267,15 @@ def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
     for n in (1, 3, 600):
         results = tasks.context.enqueue_many([((when, Decimal("1.5")), {"k": (1, 2)})] * n)
         row = TaskMessage.objects.get(id=results[-1].id)
-        assert row.args == ["2026-01-02T03:04:05Z", "1.5"]
+        assert row.args == [
+            {"__type__": "datetime", "__value__": "2026-01-02T03:04:05+00:00"},
+            {"__type__": "decimal", "__value__": "1.5"},
+        ]
         assert row.kwargs == {"k": [1, 2]}
+    # A claim gives the values back, whichever path wrote them.
+    claimed = broker.claim("w", ["default"], 1000)
+    assert len(claimed) == 604
+    assert {(m.args, str(m.kwargs)) for m in claimed} == {((when, Decimal("1.5")), "{'k': [1, 2]}")}
 
 
 def test_recovery_queries_repeat_the_held_index_predicate_exactly():
