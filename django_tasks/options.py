@@ -21,6 +21,7 @@ from . import conf
 from .conf import limits_problem
 from .hints import closest, distance, unknown_names
 from .ratelimit import parse_rate
+from .serialization import check_serializer
 
 #: Options a task accepts (decorator keyword or class attribute), Celery's names.
 TASK_OPTIONS = frozenset(
@@ -181,7 +182,6 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "True, False or a factor in seconds",
     ),
     "retry_backoff_max": (lambda v: is_number(v) and v > 0, "seconds > 0"),
-    "serializer": (lambda v: v == "json", "'json' (the only serializer)"),
     "trail": (_is_bool, "True or False"),
     "reject_on_worker_lost": (lambda v: v is None or isinstance(v, bool), "True, False or None"),
 }
@@ -308,6 +308,7 @@ def resolve(task: Any) -> TaskOptions:
     if found:
         raise ImproperlyConfigured(found[0])
     check_handlers(name, task)
+    check_serializer(f"Task {name!r} option 'serializer'", task.serializer)
     rate = None if conf.get("DISABLE_RATE_LIMITS") else parse_rate(values["rate_limit"])
     return TaskOptions(
         max_retries=values["max_retries"],
@@ -351,12 +352,9 @@ def check_queue(name: str, queue: Any) -> None:
         )
 
 
-def check_serializer(name: str, serializer: Any) -> None:
-    """Raise ``ImproperlyConfigured`` for a serializer other than JSON."""
-    if serializer is not None and serializer != "json":
-        raise ImproperlyConfigured(
-            f"Task {name!r}: serializer must be 'json' (the only serializer), not {serializer!r}."
-        )
+def check_call_serializer(name: str, serializer: Any) -> None:
+    """Raise ``ImproperlyConfigured`` for a call's serializer other than JSON."""
+    check_serializer(f"Task {name!r}: apply_async() option 'serializer'", serializer)
 
 
 def due_time(name: str, countdown: Any, eta: Any) -> datetime | None:

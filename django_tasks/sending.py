@@ -23,11 +23,11 @@ from .message import Message, new_task_id
 from .options import (
     CALL_OPTIONS,
     check_call_options,
+    check_call_serializer,
     check_priority,
     check_queue,
     check_retries,
     check_seconds,
-    check_serializer,
     due_time,
     expiry_time,
 )
@@ -62,7 +62,7 @@ def build_message(
     opts = task.options if task is not None else None
     if opts is not None and opts.typing:
         task._check_signature(args, kwargs)
-    check_serializer(name, options.get("serializer"))
+    check_call_serializer(name, options.get("serializer"))
     run_at = due_time(name, options.get("countdown"), options.get("eta"))
     expires = options.get("expires")
     if expires is None and opts is not None:

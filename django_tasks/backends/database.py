@@ -36,6 +36,7 @@ from ..message import Message, new_task_id
 from ..options import QUEUE_MAX_LENGTH
 from ..registry import tasks as registry
 from ..sending import build_message, send
+from ..serialization import revive
 from .adapter import DjangoTaskAdapter, build_adapter
 
 
@@ -465,14 +466,14 @@ class DatabaseBackend(BaseTaskBackend):
             if status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
             else None,
             last_attempted_at=last_start,
-            args=row["args"] or [],
-            kwargs=row["kwargs"] or {},
+            args=revive(row["args"]) or [],
+            kwargs=revive(row["kwargs"]) or {},
             backend=meta.get("backend") or self.alias,
             errors=errors,
             worker_ids=worker_ids,
         )
         if state == states.SUCCESS:
-            object.__setattr__(result, "_return_value", row["result"])
+            object.__setattr__(result, "_return_value", revive(row["result"]))
         return result
 
     def _task_of(self, row: dict[str, Any], meta: dict[str, Any]) -> Task:

@@ -182,7 +182,9 @@ BAD_CALLS = [
         "pickle serializer",
         lambda: tasks.add.apply_async((1, 2), serializer="pickle"),
         Exception,
-        "Task 'tests.tasks.add': serializer must be 'json' (the only serializer), not 'pickle'.",
+        "Task 'tests.tasks.add': apply_async() option 'serializer' is 'pickle', but only "
+        "'json' is supported: messages are JSON in the database; pass ids or JSON values "
+        "(datetime, Decimal, UUID, bytes, timedelta round-trip).",
     ),
 ]
 

@@ -272,8 +272,9 @@ def test_serializer_other_than_json_is_improperly_configured(scratch):
         pass
 
     expected = (
-        "Task 'tests.api.test_options.pickled' option 'serializer' must be 'json' "
-        "(the only serializer), not 'pickle'."
+        "Task 'tests.api.test_options.pickled' option 'serializer' is 'pickle', but only "
+        "'json' is supported: messages are JSON in the database; pass ids or JSON values "
+        "(datetime, Decimal, UUID, bytes, timedelta round-trip)."
     )
     with pytest.raises(ImproperlyConfigured, match=re.escape(expected)):
 

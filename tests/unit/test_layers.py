@@ -11,8 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "django_tasks"
 #: of lower layers: the public API is split into sub-layers, so no two of its modules can
 #: import each other (imports inside functions count too).
 LAYERS = {
-    # messages: values, names, wire format, settings (leaves first)
-    "message": 0,
+    # values, names and the wire format (leaves first)
     "states": 0,
     "exceptions": 0,
     "ratelimit": 0,
@@ -21,32 +20,33 @@ LAYERS = {
     "conf": 1,
     "serialization": 1,
     "request": 1,
+    "message": 2,
     # the option vocabulary and the registry of names
-    "options": 2,
-    "registry": 2,
-    "log": 2,
+    "options": 3,
+    "registry": 3,
+    "log": 3,
     # broker / store: the only SQL
-    "models": 3,
-    "migrations": 3,
-    "broker": 4,
+    "models": 4,
+    "migrations": 4,
+    "broker": 5,
     # public API, bottom up: results, the one write path, tracing, eager runs, canvas, Task
-    "result": 5,
-    "sending": 6,
-    "trace": 7,
-    "eager": 8,
-    "canvas": 9,
-    "task": 10,
-    "app": 11,
-    "__init__": 12,
-    "tasks": 12,
+    "result": 6,
+    "sending": 7,
+    "trace": 8,
+    "eager": 9,
+    "canvas": 10,
+    "task": 11,
+    "app": 12,
+    "__init__": 13,
+    "tasks": 13,
     # worker
-    "worker": 13,
+    "worker": 14,
     # Django faces, then the wiring that loads them
-    "admin": 14,
-    "management": 14,
-    "backends": 14,
-    "checks": 15,
-    "apps": 16,
+    "admin": 15,
+    "management": 15,
+    "backends": 15,
+    "checks": 16,
+    "apps": 17,
 }
 FACES = {"admin", "management", "backends"}
 
