@@ -14,7 +14,7 @@ from django_tasks.broker import get_broker
 from django_tasks.message import Message, Outcome
 from django_tasks.models import TaskAttempt, TaskMessage, Worker
 from django_tasks.worker.slots import UNKNOWN
-from tests.factories import TaskMessageFactory, WorkerFactory
+from tests.factories import TaskAttemptFactory, TaskMessageFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOST = "django_tasks.exceptions.WorkerLostError"
@@ -146,7 +146,7 @@ def test_recover_fails_started_rows_and_requeues_the_rest(broker):
     claimed = broker.claim("w1", ["default"], limit=10)
     by_id = {m.id: m.seq for m in claimed}
     marker = by_id["t1"]  # t0 and t1 had started when the worker died
-    requeued, failed = broker.recover("w1", started_through=marker)
+    requeued, failed = broker.recover("w1", start_marker=marker)
     rows = {r.id: r for r in TaskMessage.objects.all()}
     started = {i for i, s in by_id.items() if s <= marker}
     assert {i for i, r in rows.items() if r.state == states.FAILURE} == started - {"late"}
@@ -160,7 +160,7 @@ def test_recover_fails_started_rows_and_requeues_the_rest(broker):
 def test_recover_with_an_unknown_marker_never_runs_a_held_row_again(broker):
     TaskMessageFactory(id="a")
     broker.claim("w1", ["default"], limit=1)
-    broker.recover("w1", started_through=UNKNOWN)
+    broker.recover("w1", start_marker=UNKNOWN)
     assert TaskMessage.objects.get(id="a").state == states.FAILURE
 
 
@@ -208,13 +208,32 @@ def test_prune_deletes_old_finished_rows_in_batches_and_keeps_the_rest(broker):
     assert set(TaskMessage.objects.values_list("id", flat=True)) == {"recent", "waiting"}
 
 
-def test_dead_workers_are_the_stale_and_those_whose_process_is_gone(broker):
+def test_suspect_workers_are_the_stale_ones_and_every_one_of_this_host(broker):
     WorkerFactory(name="fresh", hostname="elsewhere")
     WorkerFactory(name="stale", hostname="elsewhere")
     Worker.objects.filter(name="stale").update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    WorkerFactory(name="gone", hostname="here", pid=2**22 + 1)  # no such process
-    names = {w["name"] for w in broker.dead_workers(60, hostname="here")}
-    assert names == {"stale", "gone"}
+    WorkerFactory(name="here", hostname="here", pid=2**22 + 1)
+    suspects = {w["name"]: w["stale"] for w in broker.suspect_workers(60, hostname="here")}
+    # The broker judges heartbeats by the database's clock; probing pids is the worker's.
+    assert suspects == {"stale": True, "here": False}
+    assert [w["name"] for w in broker.suspect_workers(60)] == ["stale"]
+
+
+def test_register_only_registers_and_leaves_an_earlier_processs_rows_held(broker):
+    TaskMessageFactory(id="a")
+    broker.claim("w1", ["default"], limit=1)
+    broker.register("w1", hostname="here", pid=1)
+    assert TaskMessage.objects.get(id="a").state == states.RECEIVED
+    assert Worker.objects.get(name="w1").pid == 1
+
+
+def test_delete_finished_deletes_finished_rows_and_their_attempts_only(broker):
+    done = TaskMessageFactory(id="done", state=states.SUCCESS)
+    TaskAttemptFactory(task=done)
+    TaskMessageFactory(id="waiting")
+    assert broker.delete_finished(["done", "waiting", "unknown"]) == 1
+    assert list(TaskMessage.objects.values_list("id", flat=True)) == ["waiting"]
+    assert not TaskAttempt.objects.exists()
 
 
 def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
@@ -225,7 +244,7 @@ def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
     assert not broker.update_state("done", "PROGRESS", {"current": 1})
     assert TaskMessage.objects.get(id="a").state == "PROGRESS"
     # A custom state is still held: recovery finds it.
-    broker.recover("w1", started_through=UNKNOWN)
+    broker.recover("w1", start_marker=UNKNOWN)
     assert TaskMessage.objects.get(id="a").state == states.FAILURE
 
 
@@ -271,10 +290,16 @@ def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
         assert row.kwargs == {"k": [1, 2]}
 
 
-def test_recovery_queries_repeat_the_held_index_predicate_exactly():
+def test_partial_index_predicates_are_the_broker_predicates():
     """A partial index serves a query only when the query repeats its predicate (constants
-    in the same order): the broker's held-state list must match the dt_held index."""
-    from django_tasks.broker.base import NOT_HELD
-    from django_tasks.models import _HELD
+    in the same order, on SQLite): the index conditions are the predicates the broker's
+    statements are written from."""
+    from django_tasks.broker import predicates
 
-    assert list(_HELD.children[0][1]) == list(NOT_HELD)
+    indexes = {i.name: i.condition for i in TaskMessage._meta.indexes}
+    assert indexes["dt_claimable"] == predicates.CLAIMABLE.q
+    assert indexes["dt_held"] == predicates.HELD.q
+    assert predicates.HELD.sql() == (
+        "state NOT IN ('PENDING', 'RETRY', 'FAILURE', 'IGNORED', 'REJECTED', 'REVOKED', 'SUCCESS')"
+    )
+    assert predicates.CLAIMABLE.sql() == "state IN ('PENDING', 'RETRY')"

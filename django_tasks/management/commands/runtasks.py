@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_tasks import conf
 from django_tasks.app import app
-from django_tasks.worker import Worker
+from django_tasks.worker import Supervisor as Worker
 from django_tasks.worker.supervisor import POOLS
 
 
