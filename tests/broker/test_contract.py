@@ -303,3 +303,30 @@ def test_partial_index_predicates_are_the_broker_predicates():
         "state NOT IN ('PENDING', 'RETRY', 'FAILURE', 'IGNORED', 'REJECTED', 'REVOKED', 'SUCCESS')"
     )
     assert predicates.CLAIMABLE.sql() == "state IN ('PENDING', 'RETRY')"
+
+
+#: Every standard state and a custom one (update_state's PROGRESS).
+EVERY_STATE = (*sorted(states.ALL_STATES), "PROGRESS")
+#: Each verb the admin calls on selected ids, with the states it publishes it acts on.
+VERBS = {
+    "requeue": (lambda b, ids: b.requeue(ids), "REQUEUE_FROM"),
+    "run_now": (lambda b, ids: b.run_now(ids), "RUN_NOW_FROM"),
+    "revoke": (lambda b, ids: b.revoke(ids), "REVOKE_FROM"),
+    "terminate": (lambda b, ids: b.revoke(ids, terminate=True), "TERMINATE_FROM"),
+    "delete_finished": (lambda b, ids: b.delete_finished(ids), "DELETE_FROM"),
+    "release": (lambda b, ids: b.release("w1", [(i, 0.0) for i in ids]), "RELEASE_FROM"),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS))
+def test_each_verb_acts_on_exactly_the_states_it_publishes(broker, verb):
+    """The admin decides what an action applies to from these sets: they must be true."""
+    call, published = VERBS[verb]
+    acts_on = getattr(broker, published)
+    rows = {state: TaskMessageFactory(state=state, worker="w1").id for state in EVERY_STATE}
+    columns = ("id", "state", "run_at", "worker", "exc_message")
+    before = {r[0]: r for r in TaskMessage.objects.values_list(*columns)}
+    assert call(broker, list(rows.values())) == sum(1 for s in EVERY_STATE if s in acts_on)
+    after = {r[0]: r for r in TaskMessage.objects.values_list(*columns)}
+    changed = {state for state, task_id in rows.items() if after.get(task_id) != before[task_id]}
+    assert changed == {s for s in EVERY_STATE if s in acts_on}
