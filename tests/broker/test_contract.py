@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_tasks import states
@@ -330,3 +332,54 @@ def test_each_verb_acts_on_exactly_the_states_it_publishes(broker, verb):
     after = {r[0]: r for r in TaskMessage.objects.values_list(*columns)}
     changed = {state for state, task_id in rows.items() if after.get(task_id) != before[task_id]}
     assert changed == {s for s in EVERY_STATE if s in acts_on}
+
+
+def test_claim_says_which_rows_expired(broker):
+    TaskMessageFactory(id="past", expires=timezone.now() - timedelta(seconds=1))
+    TaskMessageFactory(id="future", expires=timezone.now() + timedelta(hours=1))
+    TaskMessageFactory(id="never")
+    # Captured: the debug cursor formats each statement with its parameters (a literal %
+    # in vendor SQL must survive that too).
+    with CaptureQueriesContext(connection):
+        claimed = broker.claim("w1", ["default"], limit=10)
+    assert {m.id: m.options["expired"] for m in claimed} == {
+        "past": True,
+        "future": False,
+        "never": False,
+    }
+
+
+@pytest.mark.postgresql
+def test_expired_and_due_are_judged_by_the_database_clock_not_the_hosts(broker):
+    """In a transaction PostgreSQL's now() stands still: a row that expired and is due by
+    this host's clock, but not yet by the database's, is neither."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT now()")
+        time.sleep(0.05)
+        host_now = timezone.now()
+        TaskMessageFactory(id="a", expires=host_now, run_at=host_now)
+        due_in = broker.seconds_until_due(["default"])
+        TaskMessage.objects.filter(id="a").update(run_at=host_now - timedelta(hours=1))
+        [message] = broker.claim("w1", ["default"], limit=1)
+    assert 0.04 <= due_in < 5
+    assert message.options["expired"] is False
+
+
+@pytest.mark.sqlite
+def test_sqlite_judges_expired_and_due_in_sql_by_the_databases_clock(broker):
+    from django_tasks.broker.sqlite import CLAIM, NEXT_DUE, NOW_END
+
+    # The statements compare with SQLite's own clock, not a time this process passes in.
+    assert f"expires < {NOW_END}" in CLAIM and f"run_at < {NOW_END}" in CLAIM
+    assert "julianday(" in NEXT_DUE
+    # The clock's text is Django's stored form of a UTC datetime, so text comparison of the
+    # two compares times.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {NOW_END}, %s", [0])
+        db_now = datetime.fromisoformat(cursor.fetchone()[0] + "+00:00")
+    assert abs(db_now - timezone.now()) < timedelta(seconds=1)
+    TaskMessageFactory(id="a", run_at=timezone.now() + timedelta(seconds=30))
+    assert 25 < broker.seconds_until_due(["default"]) <= 30
