@@ -59,6 +59,7 @@ class TaskMessage(models.Model):
     #: start marker recovery reads (see "Guarantees" in the README).
     claim_seq = models.BigIntegerField(_("claim sequence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    #: When a worker claimed it (state RECEIVED; the column keeps its first name).
     reserved_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)

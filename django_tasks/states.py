@@ -2,7 +2,8 @@
 
 #: Waiting in the queue, or unknown (an id never enqueued reads PENDING, as in Celery).
 PENDING = "PENDING"
-#: Claimed by a worker process, not yet finished.
+#: Claimed by a worker process, not yet finished (Celery's name; "claimed" in our docs,
+#: never "reserved").
 RECEIVED = "RECEIVED"
 #: Running (recorded only for tasks with ``track_started``).
 STARTED = "STARTED"

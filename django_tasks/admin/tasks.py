@@ -195,7 +195,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
         "eta_at",
         "due",
         "expires_at",
-        "reserved",
+        "claimed",
         "started",
         "done",
         "runtime_display",
@@ -221,7 +221,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("created", "due", "eta_at", "expires_at"),
-                    ("reserved", "started", "done", "runtime_display"),
+                    ("claimed", "started", "done", "runtime_display"),
                 )
             },
         ),
@@ -296,7 +296,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
     due = timestamp_column("run_at", _("run at"))
     eta_at = timestamp_column("eta", _("eta"))
     expires_at = timestamp_column("expires", _("expires"))
-    reserved = timestamp_column("reserved_at", _("claimed"))
+    claimed = timestamp_column("reserved_at", _("claimed"))
     started = timestamp_column("started_at", _("started"))
     done = timestamp_column("done_at", _("done"))
 

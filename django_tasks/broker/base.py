@@ -2,8 +2,13 @@
 The broker contract, written once with the ORM; vendor modules replace hot statements.
 
 Every verb is a state transition (see the table in STYLE.md): enqueue, claim, ack, finish,
-requeue, recover, revoke, heartbeat, prune. Verbs take and return ``Message``/``Outcome``
-values, never tasks, and commit before they return.
+requeue, recover, revoke, heartbeat, prune; and the operator's and worker's variants of
+them: run_now (waiting -> due now), release (claimed, not started -> waiting), update_state,
+delete_finished, register/unregister. Each verb that acts on chosen rows publishes the
+states it acts on (``REQUEUE_FROM``, ``REVOKE_FROM``, ...: ``predicates.StateSet``s) and
+filters on exactly those, so the admin can say beforehand what an action applies to. Verbs
+take and return ``Message``/``Outcome`` values, never tasks, and commit before they return.
+Rows are read and written through ``codec``; "now" is always the database's clock.
 """
 
 from __future__ import annotations
@@ -31,14 +36,13 @@ from django.utils import timezone
 
 from .. import states
 from ..message import Message, Outcome
-from . import codec
+from . import codec, predicates
 from .predicates import CLAIMABLE, CLAIMED, FINISHED, UNFINISHED, StateSet
-from .predicates import HELD as HELD_STATES
 
 logger = logging.getLogger(__name__)
 
 #: The held-rows predicate as a Q (management/commands/workers.py imports it by this name).
-HELD = HELD_STATES.q
+HELD = predicates.HELD.q
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
 
@@ -86,7 +90,7 @@ class Broker:
     #: ``release``: a worker's claimed rows it has not started.
     RELEASE_FROM: StateSet = CLAIMED
     #: ``recover``, ``update_state`` and ``finish``: rows a worker holds.
-    RECOVER_FROM: StateSet = HELD_STATES
+    RECOVER_FROM: StateSet = predicates.HELD
 
     # Can a claim pass over rows another worker has locked (FOR UPDATE SKIP LOCKED)?
     supports_skip_locked = False
@@ -233,7 +237,9 @@ class Broker:
         from ..models import TaskMessage
 
         fields = self._outcome_fields(o)
-        qs = TaskMessage.objects.using(self.using).filter(HELD, id=o.id, worker=worker)
+        qs = TaskMessage.objects.using(self.using).filter(
+            self.RECOVER_FROM.q, id=o.id, worker=worker
+        )
         if o.state == states.IGNORED:
             if qs.filter(state__in=states.HELD_STATES).update(**fields):
                 return True
