@@ -383,3 +383,30 @@ def test_sqlite_judges_expired_and_due_in_sql_by_the_databases_clock(broker):
     assert abs(db_now - timezone.now()) < timedelta(seconds=1)
     TaskMessageFactory(id="a", run_at=timezone.now() + timedelta(seconds=30))
     assert 25 < broker.seconds_until_due(["default"]) <= 30
+
+
+@pytest.mark.sqlite
+def test_sqlite_statements_are_served_by_the_partial_indexes():
+    """SQLite uses a partial index only when the query repeats its predicate with literals:
+    the statements written from the broker's predicates do (and 'done_at < x' implies the
+    dt_done index's 'done_at IS NOT NULL')."""
+    from django_tasks.broker import sqlite
+    from django_tasks.broker.base import _ago
+
+    prune = (
+        TaskMessage.objects.finished()
+        .filter(done_at__lt=_ago(60))
+        .values_list("id", flat=True)[:10]
+        .query.sql_with_params()
+    )
+    statements = {
+        "dt_claimable": (sqlite.CLAIM.format(queues="%s"), ["w", 0, "default", 10]),
+        "dt_claimable ": (sqlite.NEXT_DUE.format(queues="%s"), ["default"]),
+        "dt_held": (sqlite.HELD_BY, ["w"]),
+        "dt_done": (prune[0], list(prune[1])),
+    }
+    with connection.cursor() as cursor:
+        for index, (sql, params) in statements.items():
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+            assert f"INDEX {index.strip()}" in plan, (sql, plan)
