@@ -31,7 +31,7 @@ class Message:
     #: Was this message delivered before (its worker died while holding it)?
     redelivered: bool = False
     #: Its position in the claiming worker's sequence (set by ``claim``).
-    seq: int = 0
+    claim_seq: int = 0
     #: The JSON text of (args, kwargs) when the sender encoded them already (bulk enqueue):
     #: the queue stores it as is, and ``args``/``kwargs`` are the values as given.
     wire: tuple[str, str] | None = None

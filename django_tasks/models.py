@@ -8,25 +8,23 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import states
-
-#: Rows some worker holds: neither waiting nor finished (custom update_state states too).
-_HELD = ~Q(state__in=[*states.CLAIMABLE_STATES, *sorted(states.READY_STATES)])
+from .broker.predicates import CLAIMABLE, FINISHED, HELD
 
 
 class TaskMessageQuerySet(models.QuerySet):
-    def ready(self) -> TaskMessageQuerySet:
-        """Rows a worker could claim now or later (PENDING or RETRY)."""
-        return self.filter(state__in=states.CLAIMABLE_STATES)
+    """Named sets of task rows; each one's predicate is defined once, in broker.predicates."""
+
+    def claimable(self) -> TaskMessageQuerySet:
+        """Rows a worker could claim now or later (waiting: PENDING or RETRY)."""
+        return self.filter(CLAIMABLE.q)
 
     def held(self) -> TaskMessageQuerySet:
-        """Rows some worker holds (claimed or running)."""
-        return self.filter(state__in=states.HELD_STATES)
-
-    def reserved_by(self, worker: str) -> TaskMessageQuerySet:
-        return self.held().filter(worker=worker)
+        """Rows some worker holds: claimed or running, custom update_state states too."""
+        return self.filter(HELD.q)
 
     def finished(self) -> TaskMessageQuerySet:
-        return self.filter(state__in=states.READY_STATES)
+        """Finished rows (READY_STATES)."""
+        return self.filter(FINISHED.q)
 
 
 class TaskMessage(models.Model):
@@ -61,6 +59,7 @@ class TaskMessage(models.Model):
     #: start marker recovery reads (see "Guarantees" in the README).
     claim_seq = models.BigIntegerField(_("claim sequence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    #: When a worker claimed it (state RECEIVED; the column keeps its first name).
     reserved_at = models.DateTimeField(_("claimed"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True)
@@ -77,12 +76,16 @@ class TaskMessage(models.Model):
             models.Index(
                 fields=["-priority", "run_at"],
                 name="dt_claimable",
-                condition=Q(state__in=states.CLAIMABLE_STATES),
+                condition=CLAIMABLE.q,
             ),
             # Recovery of a dead worker's rows.
-            models.Index(fields=["worker"], name="dt_held", condition=_HELD),
-            # The admin's newest-first list; pruning by age (done_at >= created_at).
+            models.Index(fields=["worker"], name="dt_held", condition=HELD.q),
+            # The admin's newest-first list.
             models.Index(fields=["-created_at"], name="dt_created"),
+            # The dashboard's recent windows (finished in the last hour, throughput, failures
+            # by type) and pruning by age. Only finished rows have a done_at, so a claim
+            # writes no entry here; "done_at >= x" implies the predicate on every vendor.
+            models.Index(fields=["done_at"], name="dt_done", condition=Q(done_at__isnull=False)),
             # The admin's "failed" filter and the dashboard's recent failures.
             models.Index(
                 fields=["-created_at"], name="dt_failed", condition=Q(state=states.FAILURE)

@@ -2,7 +2,8 @@
 
 #: Waiting in the queue, or unknown (an id never enqueued reads PENDING, as in Celery).
 PENDING = "PENDING"
-#: Claimed by a worker process, not yet finished.
+#: Claimed by a worker process, not yet finished (Celery's name; "claimed" in our docs,
+#: never "reserved").
 RECEIVED = "RECEIVED"
 #: Running (recorded only for tasks with ``track_started``).
 STARTED = "STARTED"
@@ -25,7 +26,18 @@ EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
 ALL_STATES = READY_STATES | UNREADY_STATES
 
-#: States a worker may claim (when due).
+# The queue's own groupings. Tuples in a fixed order: the broker writes them into SQL and
+# partial-index predicates as literals, and a partial index serves a query only when the
+# query repeats its predicate, constants in the same order (SQLite). The predicates built
+# from them (Q objects, SQL) live in django_tasks/broker/predicates.py.
+
+#: Waiting: states a worker may claim (when due).
 CLAIMABLE_STATES = (PENDING, RETRY)
-#: States a worker holds: its rows in these are recovered when it dies.
+#: The standard states of a row a worker holds: claimed (RECEIVED) or running (STARTED).
+#: Custom states set by ``update_state`` (PROGRESS...) are held too: see UNHELD_STATES.
 HELD_STATES = (RECEIVED, STARTED)
+#: Finished: READY_STATES in a fixed order.
+FINISHED_STATES = tuple(sorted(READY_STATES))
+#: States in which no worker holds the row (waiting or finished). A row in any other
+#: state, custom ones included, is held: recovered when its worker dies.
+UNHELD_STATES = (*CLAIMABLE_STATES, *FINISHED_STATES)

@@ -15,7 +15,6 @@ from django.db.models import (
     F,
     Max,
     Q,
-    QuerySet,
     Value,
 )
 from django.db.models.functions import Coalesce, Now, TruncMinute
@@ -24,8 +23,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from .. import conf, states
-from ..broker.base import HELD
-from ..models import TaskMessage, Worker
+from ..broker.predicates import HELD
+from ..models import TaskMessage, TaskMessageQuerySet, Worker
 from .counts import estimated_count
 from .display import STATE_ORDER, age, badge, progress_of
 
@@ -54,8 +53,9 @@ class Dashboard:
     The numbers on the dashboard, each from one indexed query.
 
     Live rows (waiting, claimed, running) are few and counted exactly through the claim and
-    held-row indexes; finished rows are counted over recent windows through the ``done_at``
-    index, so the page costs the same beside millions of old rows.
+    held-row indexes; finished rows are counted over recent windows through the ``dt_done``
+    index (finished rows by done_at), so the page costs the same beside millions of old
+    rows: tests/admin/test_scale.py checks each query's plan beside 1,000,000 of them.
     """
 
     def __init__(self, using: str, changelist_url: str, change_url: Callable[[str], str]):
@@ -67,7 +67,7 @@ class Dashboard:
         self.now = timezone.now()
 
     @property
-    def tasks(self) -> QuerySet:
+    def tasks(self) -> TaskMessageQuerySet:
         return TaskMessage.objects.using(self.using)
 
     def filter_url(self, **params: str) -> str:
@@ -101,17 +101,18 @@ class Dashboard:
         counts: dict[str, Counter] = defaultdict(Counter)
         scheduled: Counter = Counter()
         waiting = (
-            self.tasks.filter(state__in=states.CLAIMABLE_STATES)
+            self.tasks.claimable()
             .values("queue", "state")
             .annotate(n=Count("id"), later=Count("id", filter=Q(run_at__gt=Now())))
         )
         for row in waiting:
             counts[row["queue"]][row["state"]] += row["n"]
             scheduled[row["queue"]] += row["later"]
-        for row in self.tasks.filter(HELD).values("queue", "state").annotate(n=Count("id")):
+        for row in self.tasks.held().values("queue", "state").annotate(n=Count("id")):
             counts[row["queue"]][row["state"]] += row["n"]
         finished = (
-            self.tasks.filter(done_at__gte=_ago(FINISHED_WINDOW), state__in=states.READY_STATES)
+            self.tasks.finished()
+            .filter(done_at__gte=_ago(FINISHED_WINDOW))
             .values("queue", "state")
             .annotate(n=Count("id"))
         )
@@ -158,11 +159,7 @@ class Dashboard:
     def summary(self, queues: dict[str, Any]) -> list[dict[str, Any]]:
         by_state = queues["by_state"]
         waiting = by_state[states.PENDING] + by_state[states.RETRY] - queues["scheduled"]
-        running = sum(
-            n
-            for s, n in by_state.items()
-            if s not in states.READY_STATES and s not in states.CLAIMABLE_STATES
-        )
+        running = sum(n for s, n in by_state.items() if s in HELD)
         return [
             {
                 "label": _("Waiting"),
@@ -202,7 +199,8 @@ class Dashboard:
             second=0, microsecond=0
         )
         rows = (
-            self.tasks.filter(done_at__gte=start, state__in=states.READY_STATES)
+            self.tasks.finished()
+            .filter(done_at__gte=start)
             .annotate(minute=TruncMinute("done_at"))
             .values("minute")
             .annotate(ok=Count("id", filter=Q(state=states.SUCCESS)), all=Count("id"))
@@ -229,7 +227,8 @@ class Dashboard:
 
     def oldest_waiting(self) -> dict[str, Any] | None:
         row = (
-            self.tasks.filter(state__in=states.CLAIMABLE_STATES, run_at__lte=Now())
+            self.tasks.claimable()
+            .filter(run_at__lte=Now())
             .order_by("run_at")
             .annotate(waited=_since(F("run_at")))
             .values("id", "name", "queue", "run_at", "waited")
@@ -246,7 +245,7 @@ class Dashboard:
         # Every row a worker holds: running (started, or in a custom state) and claimed
         # ones, which it runs next. The held-row index finds them among millions.
         held = (
-            self.tasks.filter(HELD)
+            self.tasks.held()
             .exclude(worker="")
             .order_by("reserved_at")
             .annotate(held_for=_since(Coalesce("started_at", "reserved_at")))

@@ -26,7 +26,8 @@ from django.utils.translation import ngettext
 
 from .. import conf, states
 from ..app import app
-from ..broker import get_broker
+from ..broker import Broker, get_broker
+from ..broker.predicates import CLAIMABLE, CLAIMED, FINISHED
 from ..models import TaskMessage, Worker
 from .counts import EstimatedCountPaginator
 from .dashboard import Dashboard
@@ -47,12 +48,13 @@ CUSTOM = "_custom"
 ACTION_BATCH = 1000
 
 
-def _category(state: str, started: bool) -> str:
-    if state in states.READY_STATES:
+def _category(state: str) -> str:
+    """Why a row may be passed over: finished, waiting, claimed or running."""
+    if state in FINISHED:
         return "finished"
-    if state in states.CLAIMABLE_STATES:
+    if state in CLAIMABLE:
         return "waiting"
-    if state == states.RECEIVED and not started:
+    if state in CLAIMED:
         return "claimed"
     return "running"
 
@@ -71,14 +73,22 @@ def _batches(ids: Sequence[str]) -> Iterable[list[str]]:
         yield list(ids[start : start + ACTION_BATCH])
 
 
-#: What each action's verb can change, by row category (the rest is reported as skipped).
-_TAKES = {
-    "requeue": {"finished"},
-    "revoke": {"waiting", "claimed"},
-    "terminate": {"waiting", "claimed", "running"},
-    "run_now": {"waiting"},
-    "delete_finished": {"finished"},
+#: The states each action's verb acts on, as the broker publishes them: the list reports
+#: the other rows as skipped, and the task page offers the action only in these states.
+ACTS_ON = {
+    "requeue": Broker.REQUEUE_FROM,
+    "revoke": Broker.REVOKE_FROM,
+    "terminate": Broker.TERMINATE_FROM,
+    "run_now": Broker.RUN_NOW_FROM,
+    "delete_finished": Broker.DELETE_FROM,
 }
+
+
+def offers(action: str, state: str) -> bool:
+    """Does the task page offer `action` on a row in `state`?"""
+    if action == "terminate" and state in CLAIMABLE:
+        return False  # nothing runs yet: terminating a waiting task is revoking it
+    return state in ACTS_ON[action]
 
 
 # -- the list's filters: fixed or registry choices, never a scan for distinct values -----------
@@ -185,7 +195,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
         "eta_at",
         "due",
         "expires_at",
-        "reserved",
+        "claimed",
         "started",
         "done",
         "runtime_display",
@@ -211,7 +221,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("created", "due", "eta_at", "expires_at"),
-                    ("reserved", "started", "done", "runtime_display"),
+                    ("claimed", "started", "done", "runtime_display"),
                 )
             },
         ),
@@ -286,7 +296,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
     due = timestamp_column("run_at", _("run at"))
     eta_at = timestamp_column("eta", _("eta"))
     expires_at = timestamp_column("expires", _("expires"))
-    reserved = timestamp_column("reserved_at", _("claimed"))
+    claimed = timestamp_column("reserved_at", _("claimed"))
     started = timestamp_column("started_at", _("started"))
     done = timestamp_column("done_at", _("done"))
 
@@ -409,18 +419,10 @@ class TaskMessageAdmin(admin.ModelAdmin):
 
     def _buttons(self, request, obj) -> list[dict[str, Any]]:
         """The actions the user may take on this task in its state, as buttons."""
-        category = _category(obj.state, obj.started_at is not None)
-        applies = {
-            "requeue": category == "finished",
-            "revoke": category in ("waiting", "claimed"),
-            "terminate": category in ("claimed", "running"),
-            "run_now": category == "waiting",
-            "delete_finished": category == "finished",
-        }
         buttons = []
         for name in self.actions:
             func = getattr(self, name)
-            if applies[name] and self._may(request, func):
+            if offers(name, obj.state) and self._may(request, func):
                 buttons.append(
                     {
                         "name": name,
@@ -520,19 +522,14 @@ class TaskMessageAdmin(admin.ModelAdmin):
         The reasons come from the states read just before: a row that changed in between is
         counted by what the verb did, and its reason may be stale.
         """
-        rows = list(queryset.order_by().values_list("id", "state", "started_at"))
+        rows = list(queryset.order_by().values_list("id", "state"))
         ids = [row[0] for row in rows]
         changed = sum(verb(batch) for batch in _batches(ids))
         skipped = len(ids) - changed
         text = done(changed) % {"count": changed}
         if skipped > 0:
             why = {**SKIP_REASONS, **(reasons or {})}
-            verb_took = _TAKES[action]
-            counts = Counter(
-                _category(state, started is not None)
-                for _i, state, started in rows
-                if _category(state, started is not None) not in verb_took
-            )
+            counts = Counter(_category(state) for _i, state in rows if state not in ACTS_ON[action])
             if len(counts) == 1:
                 because = str(why[next(iter(counts))])
             else:

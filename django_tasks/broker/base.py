@@ -2,43 +2,89 @@
 The broker contract, written once with the ORM; vendor modules replace hot statements.
 
 Every verb is a state transition (see the table in STYLE.md): enqueue, claim, ack, finish,
-requeue, recover, revoke, heartbeat, prune. Verbs take and return ``Message``/``Outcome``
-values, never tasks, and commit before they return.
+requeue, recover, revoke, heartbeat, prune; and the operator's and worker's variants of
+them: run_now (waiting -> due now), release (claimed, not started -> waiting), update_state,
+delete_finished, register/unregister. Each verb that acts on chosen rows publishes the
+states it acts on (``REQUEUE_FROM``, ``REVOKE_FROM``, ...: ``predicates.StateSet``s) and
+filters on exactly those, so the admin can say beforehand what an action applies to. Verbs
+take and return ``Message``/``Outcome`` values, never tasks, and commit before they return.
+Rows are read and written through ``codec``; "now" is always the database's clock.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import BooleanField, Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    Q,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from .. import states
 from ..message import Message, Outcome
 from ..serialization import revive, to_json
+from . import codec, predicates
+from .predicates import CLAIMABLE, CLAIMED, FINISHED, UNFINISHED, StateSet
 
 logger = logging.getLogger(__name__)
 
-#: States in which a row is neither waiting nor finished: some worker holds it. Custom
-#: states written by ``update_state`` (PROGRESS...) are held too.
-# In the same order as the dt_held index's predicate (models.py): SQLite and PostgreSQL
-# match a partial index only when the query repeats its predicate, constants in order.
-NOT_HELD = (*states.CLAIMABLE_STATES, *sorted(states.READY_STATES))
-HELD = ~Q(state__in=NOT_HELD)
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
+
+
 #: Outcomes a vendor may write for a whole batch in one statement.
 FINAL_STATES = frozenset({states.SUCCESS, states.FAILURE, states.REVOKED, states.REJECTED})
 
 
+def _ago(seconds: float) -> ExpressionWrapper:
+    """The database's now() minus `seconds`: one clock for every host."""
+    return ExpressionWrapper(
+        Now() - Value(timedelta(seconds=seconds)), output_field=DateTimeField()
+    )
+
+
+def _later(seconds: float) -> ExpressionWrapper:
+    """The database's now() plus `seconds`."""
+    return ExpressionWrapper(
+        Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField()
+    )
+
+
 class Broker:
     """Portable broker: the ORM and ``select_for_update(skip_locked=...)``."""
+
+    # Which rows each verb acts on, by state: the verbs filter on exactly these, and the
+    # admin offers an action for a row only when its verb would act on it.
+    #: ``claim``: waiting rows (once due).
+    CLAIM_FROM: StateSet = CLAIMABLE
+    #: ``requeue``: finished rows run again.
+    REQUEUE_FROM: StateSet = FINISHED
+    #: ``run_now``: waiting rows made due now.
+    RUN_NOW_FROM: StateSet = CLAIMABLE
+    #: ``revoke``: rows that will not run (waiting, or claimed and not started).
+    REVOKE_FROM: StateSet = CLAIMABLE | CLAIMED
+    #: ``revoke(terminate=True)``: every row not finished; running ones' children are killed.
+    TERMINATE_FROM: StateSet = UNFINISHED
+    #: ``delete_finished`` and ``prune``.
+    DELETE_FROM: StateSet = FINISHED
+    #: ``release``: a worker's claimed rows it has not started.
+    RELEASE_FROM: StateSet = CLAIMED
+    #: ``recover``, ``update_state`` and ``finish``: rows a worker holds.
+    RECOVER_FROM: StateSet = predicates.HELD
 
     # Can a claim pass over rows another worker has locked (FOR UPDATE SKIP LOCKED)?
     supports_skip_locked = False
@@ -66,37 +112,24 @@ class Broker:
         from ..models import TaskMessage
 
         now = timezone.now()
-        options: dict[int, Any] = {}  # enqueue_many's messages share one: encoded once
-        rows = [self._row(m, now, options) for m in messages]
+        rows = [
+            TaskMessage(
+                **dict(
+                    zip(
+                        codec.ENQUEUE_COLUMNS,
+                        codec.enqueue_values(m, *codec.python_args(m), to_json(m.options)),
+                        strict=True,
+                    )
+                ),
+                state=states.PENDING,
+                # This host's clock: on SQLite (one machine) it is the database's; a Now()
+                # per row would cost ~15% of enqueue_many here. PostgreSQL uses now().
+                run_at=m.eta or now,
+                created_at=now,
+            )
+            for m in messages
+        ]
         TaskMessage.objects.using(self.using).bulk_create(rows, batch_size=self.insert_batch_size)
-
-    @staticmethod
-    def _row(m: Message, now, options: dict[int, Any]):
-        from ..models import TaskMessage
-
-        # The JSON columns hold the wire form (type markers), parsed from the text once.
-        args, kwargs = (json.loads(text) for text in m.wire_args())
-        if id(m.options) not in options:
-            options[id(m.options)] = to_json(m.options)
-        return TaskMessage(
-            id=m.id,
-            name=m.name,
-            queue=m.queue,
-            priority=m.priority,
-            args=args,
-            kwargs=kwargs,
-            state=states.PENDING,
-            run_at=m.eta or now,
-            eta=m.eta,
-            expires=m.expires,
-            retries=m.retries,
-            max_retries=m.options.get("max_retries"),
-            acks_late=bool(m.options.get("acks_late")),
-            options=options[id(m.options)],
-            parent_id=m.options.get("parent_id") or "",
-            group_id=m.options.get("group_id") or "",
-            created_at=now,
-        )
 
     # -- claim and ack -------------------------------------------------------------------------
 
@@ -117,11 +150,7 @@ class Broker:
             qs = (
                 TaskMessage.objects.using(self.using)
                 .select_for_update(skip_locked=self.supports_skip_locked)
-                .filter(
-                    state__in=states.CLAIMABLE_STATES,
-                    queue__in=list(queues),
-                    run_at__lte=timezone.now(),
-                )
+                .filter(self.CLAIM_FROM.q, queue__in=list(queues), run_at__lte=Now())
                 .order_by("-priority", "run_at")
             )
             ids = list(qs.values_list("id", flat=True)[:limit])
@@ -130,32 +159,24 @@ class Broker:
             TaskMessage.objects.using(self.using).filter(id__in=ids).update(
                 state=states.RECEIVED,
                 worker=worker,
-                reserved_at=timezone.now(),
+                reserved_at=Now(),
                 started_at=None,
                 claim_seq=Case(
                     *[When(id=i, then=Value(first_seq + n)) for n, i in enumerate(ids, 1)]
                 ),
             )
-            rows = TaskMessage.objects.using(self.using).filter(id__in=ids).order_by("claim_seq")
-            return [self._message(r) for r in rows]
-
-    @staticmethod
-    def _message(row) -> Message:
-        expired = row.expires is not None and row.expires <= timezone.now()
-        return Message(
-            id=row.id,
-            name=row.name,
-            args=tuple(revive(row.args or [])),
-            kwargs=revive(row.kwargs or {}),
-            queue=row.queue,
-            priority=row.priority,
-            retries=row.retries,
-            eta=row.eta,
-            expires=row.expires,
-            options={**revive(row.options or {}), "expired": expired},
-            redelivered=row.redelivered,
-            seq=row.claim_seq or 0,
-        )
+            # Expired by the database's clock, as every vendor judges it.
+            expired = ExpressionWrapper(
+                Q(expires__isnull=False, expires__lte=Now()), output_field=BooleanField()
+            )
+            rows = (
+                TaskMessage.objects.using(self.using)
+                .filter(id__in=ids)
+                .annotate(is_expired=expired)
+                .order_by("claim_seq")
+                .values_list(*codec.CLAIMED_COLUMNS, "is_expired")
+            )
+            return [codec.decode(r, loads=revive) for r in rows]
 
     def ack(self, worker: str, message: Message) -> bool:
         """
@@ -169,7 +190,7 @@ class Broker:
 
         n = (
             TaskMessage.objects.using(self.using)
-            .filter(id=message.id, worker=worker, state=states.RECEIVED)
+            .filter(CLAIMED.q, id=message.id, worker=worker)
             .update(started_at=timezone.now(), state=states.STARTED)
         )
         return n == 1
@@ -212,7 +233,9 @@ class Broker:
         from ..models import TaskMessage
 
         fields = self._outcome_fields(o)
-        qs = TaskMessage.objects.using(self.using).filter(HELD, id=o.id, worker=worker)
+        qs = TaskMessage.objects.using(self.using).filter(
+            self.RECOVER_FROM.q, id=o.id, worker=worker
+        )
         if o.state == states.IGNORED:
             if qs.filter(state__in=states.HELD_STATES).update(**fields):
                 return True
@@ -280,7 +303,7 @@ class Broker:
         }
         if o.state == states.RETRY:
             fields.update(
-                run_at=o.eta or now,
+                run_at=o.eta or Now(),  # due by the database's clock, as claims judge it
                 retries=o.retries,
                 worker="",
                 started_at=None,
@@ -297,7 +320,7 @@ class Broker:
                 fields["kwargs"] = to_json(o.kwargs)
         elif o.state == states.PENDING:
             fields.update(
-                run_at=now, worker="", started_at=None, reserved_at=None, redelivered=True
+                run_at=Now(), worker="", started_at=None, reserved_at=None, redelivered=True
             )
         else:
             fields["done_at"] = now
@@ -309,101 +332,51 @@ class Broker:
 
         return bool(
             TaskMessage.objects.using(self.using)
-            .filter(HELD, id=task_id)
+            .filter(self.RECOVER_FROM.q, id=task_id)
             .update(state=state, result=to_json(meta))
         )
-
-    def fail(
-        self,
-        task_id: str,
-        exc_type: str,
-        message: str,
-        *,
-        worker: str | None = None,
-        traceback: str = "",
-        only_held: bool = True,
-    ) -> bool:
-        """Held (or any, with ``only_held=False``) -> FAILURE with the given exception."""
-        from ..models import TaskMessage
-
-        now = timezone.now()
-        qs = TaskMessage.objects.using(self.using).filter(id=task_id)
-        if only_held:
-            qs = qs.filter(HELD)
-        if worker is not None:
-            qs = qs.filter(worker=worker)
-        with transaction.atomic(using=self.using):
-            row = qs.select_for_update().only("id", "retries", "started_at", "worker").first()
-            if row is None:
-                return False
-            qs.update(
-                state=states.FAILURE,
-                exc_type=exc_type,
-                exc_message=message,
-                traceback=traceback,
-                done_at=now,
-                result=None,
-            )
-            self._save_attempts(
-                [
-                    self._attempt(
-                        Outcome(
-                            id=task_id,
-                            state=states.FAILURE,
-                            exc_type=exc_type,
-                            exc_message=message,
-                            traceback=traceback,
-                            retries=row.retries,
-                            started_at=row.started_at,
-                            finished_at=now,
-                            worker=row.worker,
-                        )
-                    )
-                ]
-            )
-        return True
 
     # -- operator verbs ------------------------------------------------------------------------
 
     def requeue(self, ids: Iterable[str]) -> int:
         """
-        Finished (SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED) -> PENDING, due now, same id.
+        Finished (REQUEUE_FROM: SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED) -> PENDING, due
+        now, same id.
 
         The result and error are cleared; the attempt history is kept. Returns the number of
         rows requeued; rows waiting or running are skipped.
         """
-        from ..models import TaskMessage
-
-        n = (
-            TaskMessage.objects.using(self.using)
-            .filter(id__in=list(ids), state__in=states.READY_STATES)
-            .update(
-                state=states.PENDING,
-                run_at=timezone.now(),
-                eta=None,
-                worker="",
-                result=None,
-                exc_type="",
-                exc_message="",
-                traceback="",
-                done_at=None,
-                started_at=None,
-                reserved_at=None,
-                redelivered=False,
-            )
+        return self._make_due(
+            ids,
+            self.REQUEUE_FROM,
+            state=states.PENDING,
+            worker="",
+            result=None,
+            exc_type="",
+            exc_message="",
+            traceback="",
+            done_at=None,
+            started_at=None,
+            reserved_at=None,
+            redelivered=False,
         )
-        if n:
-            self._wake()
-        return n
 
     def run_now(self, ids: Iterable[str]) -> int:
-        """Waiting (PENDING, RETRY) -> due now (clear the eta). Returns rows changed."""
+        """
+        Waiting (RUN_NOW_FROM: PENDING, RETRY) -> due now; the state and retries stay.
+
+        Returns the number of rows changed; others are skipped.
+        """
+        return self._make_due(ids, self.RUN_NOW_FROM)
+
+    def _make_due(self, ids: Iterable[str], among: StateSet, **fields: Any) -> int:
+        """Rows `ids` in `among` -> due now (no eta) with `fields`; wake the workers."""
         from ..models import TaskMessage
 
         n = (
             TaskMessage.objects.using(self.using)
-            .filter(id__in=list(ids), state__in=states.CLAIMABLE_STATES)
-            .update(run_at=timezone.now(), eta=None)
+            .filter(among.q, id__in=list(ids))
+            .update(run_at=Now(), eta=None, **fields)
         )
         if n:
             self._wake()
@@ -411,29 +384,27 @@ class Broker:
 
     def revoke(self, ids: Iterable[str], terminate: bool = False) -> int:
         """
-        Waiting or claimed-not-started -> REVOKED (it will never run).
+        Waiting or claimed-not-started (REVOKE_FROM) -> REVOKED: it will never run.
 
-        With `terminate`, running rows become REVOKED too; their worker's supervisor sees it
-        and kills the child running them. Returns the number of rows revoked.
+        With `terminate`, every row not finished (TERMINATE_FROM) becomes REVOKED; the
+        supervisor of a worker running one sees it and kills the child running it. Returns
+        the number of rows revoked.
         """
         from ..models import TaskMessage
 
-        ids = list(ids)
-        now = timezone.now()
         fields = {
             "state": states.REVOKED,
-            "done_at": now,
+            "done_at": timezone.now(),
             "exc_type": "django_tasks.exceptions.TaskRevokedError",
             "exc_message": "revoked",
         }
-        base = TaskMessage.objects.using(self.using).filter(id__in=ids)
+        base = TaskMessage.objects.using(self.using).filter(id__in=list(ids))
         with transaction.atomic(using=self.using):
-            n = base.filter(
-                Q(state__in=states.CLAIMABLE_STATES)
-                | Q(state=states.RECEIVED, started_at__isnull=True)
-            ).update(**fields)
+            n = base.filter(self.REVOKE_FROM.q).update(**fields)
             if terminate:
-                n += base.filter(HELD).update(**{**fields, "exc_message": "terminated"})
+                n += base.filter(self.TERMINATE_FROM.q).update(
+                    **{**fields, "exc_message": "terminated"}
+                )
         return n
 
     def revoked_among(self, ids: Sequence[str]) -> list[str]:
@@ -449,16 +420,47 @@ class Broker:
         )
 
     def delete_finished(self, ids: Iterable[str]) -> int:
-        from ..models import TaskAttempt, TaskMessage
+        """
+        Delete the finished rows (DELETE_FROM) among `ids`, with their attempts.
+
+        Returns the number of rows deleted; rows waiting or running are skipped.
+        """
+        from ..models import TaskMessage
 
         with transaction.atomic(using=self.using):
             ids = list(
                 TaskMessage.objects.using(self.using)
-                .filter(id__in=list(ids), state__in=states.READY_STATES)
+                .filter(self.DELETE_FROM.q, id__in=list(ids))
                 .values_list("id", flat=True)
             )
-            TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(self.using)
-            return TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(self.using)
+            return self._delete(ids)
+
+    def _delete(self, ids: Sequence[str]) -> int:
+        """
+        Delete rows `ids` and their attempts with two plain DELETE statements.
+
+        ``QuerySet.delete()`` would first read every attempt of every row to send signals
+        and cascade: nothing listens to these models' signals, and the attempts go in one
+        statement. Returns the number of task rows deleted.
+        """
+        from ..models import TaskAttempt, TaskMessage
+
+        if not ids:
+            return 0
+        quote = self.connection.ops.quote_name
+        marks = ", ".join(["%s"] * len(ids))
+        attempts, tasks = TaskAttempt._meta, TaskMessage._meta
+        task_fk = attempts.get_field("task").column
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {quote(attempts.db_table)} WHERE {quote(task_fk)} IN ({marks})",  # noqa: S608
+                list(ids),
+            )
+            cursor.execute(
+                f"DELETE FROM {quote(tasks.db_table)} WHERE {quote(tasks.pk.column)} IN ({marks})",  # noqa: S608
+                list(ids),
+            )
+            return cursor.rowcount
 
     # -- workers: heartbeat and recovery ---------------------------------------------------------
 
@@ -473,10 +475,14 @@ class Broker:
         concurrency: int = 1,
         queues: Sequence[str] = (),
     ) -> None:
-        """Record a live worker process (replacing a dead one of the same name)."""
+        """
+        Record a live worker process, replacing the row of an earlier one of the same name.
+
+        Nothing else changes: rows that earlier process held are still held under the name
+        until the caller recovers them (``recover``).
+        """
         from ..models import Worker
 
-        self.recover(name)
         Worker.objects.using(self.using).update_or_create(
             name=name,
             defaults=dict(
@@ -491,16 +497,16 @@ class Broker:
             ),
         )
 
-    def unregister(self, name: str, started_through: int | None = None) -> None:
+    def unregister(self, name: str, start_marker: int | None = None) -> None:
         """
-        Remove a worker process that stopped (or died), after releasing what it holds.
+        Remove a worker process that stopped (or died), after recovering what it holds.
 
-        `started_through` is its start marker (see ``recover``); a process that stopped
+        `start_marker` is its start marker (see ``recover``); a process that stopped
         cleanly holds nothing.
         """
         from ..models import Worker
 
-        self.recover(name, started_through)
+        self.recover(name, start_marker)
         Worker.objects.using(self.using).filter(name=name).delete()
 
     def heartbeat(self, supervisor: str) -> None:
@@ -517,34 +523,27 @@ class Broker:
 
         return list(
             TaskMessage.objects.using(self.using)
-            .filter(HELD, worker=worker)
+            .filter(self.RECOVER_FROM.q, worker=worker)
             .values_list("id", flat=True)
         )
 
     def release(self, worker: str, delays: Sequence[tuple[str, float]]) -> int:
         """
-        Claimed-not-started rows of `worker` -> PENDING, each due after its delay (seconds).
+        Claimed-not-started rows of `worker` (RELEASE_FROM) -> PENDING, each due after its
+        delay (seconds, by the database's clock).
 
         For a warm shutdown (delay 0) and rate limits (due when the next token is). The
         row's retries and redelivered flag are unchanged: it never started.
         """
         from ..models import TaskMessage
 
-        now = timezone.now()
         n = 0
         with transaction.atomic(using=self.using):
             for task_id, delay in delays:
                 n += (
                     TaskMessage.objects.using(self.using)
-                    .filter(
-                        id=task_id, worker=worker, state=states.RECEIVED, started_at__isnull=True
-                    )
-                    .update(
-                        state=states.PENDING,
-                        worker="",
-                        reserved_at=None,
-                        run_at=now + timedelta(seconds=delay),
-                    )
+                    .filter(self.RELEASE_FROM.q, id=task_id, worker=worker, started_at__isnull=True)
+                    .update(state=states.PENDING, worker="", reserved_at=None, run_at=_later(delay))
                 )
         if n:
             self._wake()
@@ -554,12 +553,12 @@ class Broker:
         """Tell idle workers that rows became claimable (where the database can)."""
 
     def recover(
-        self, worker: str, started_through: int | None = None, exclude: Iterable[str] = ()
+        self, worker: str, start_marker: int | None = None, exclude: Iterable[str] = ()
     ) -> tuple[int, int]:
         """
-        Release the rows a dead (or stopping) `worker` holds.
+        Release the rows a dead (or stopping) `worker` holds (RECOVER_FROM).
 
-        A row counts as started when its ``claim_seq`` is at most `started_through` (the
+        A row counts as started when its ``claim_seq`` is at most `start_marker` (the
         worker's start marker, read from its shared memory) or it has ``started_at`` (a
         ``track_started`` ack). Started acks-early rows -> FAILURE with ``WorkerLostError``
         (they never run twice); all others, and started ``acks_late`` rows, -> PENDING
@@ -573,14 +572,15 @@ class Broker:
         ids = self._held_ids(worker)
         if not ids:
             return 0, 0
+        held_q = self.RECOVER_FROM.q
         with transaction.atomic(using=self.using):
-            held = TaskMessage.objects.using(self.using).filter(HELD, worker=worker, id__in=ids)
+            held = TaskMessage.objects.using(self.using).filter(held_q, worker=worker, id__in=ids)
             exclude = list(exclude)
             if exclude:
                 held = held.exclude(id__in=exclude)
             started = Q(started_at__isnull=False)
-            if started_through is not None:
-                started |= Q(claim_seq__lte=started_through)
+            if start_marker is not None:
+                started |= Q(claim_seq__lte=start_marker)
             lost = list(
                 held.select_for_update(skip_locked=self.supports_skip_locked)
                 .filter(started, acks_late=False)
@@ -590,7 +590,7 @@ class Broker:
             if lost:
                 failed = (
                     TaskMessage.objects.using(self.using)
-                    .filter(HELD, id__in=[i for i, _, _ in lost], worker=worker)
+                    .filter(held_q, id__in=[i for i, _, _ in lost], worker=worker)
                     .update(
                         state=states.FAILURE,
                         exc_type=_LOST,
@@ -621,7 +621,7 @@ class Broker:
                 started_at=None,
                 reserved_at=None,
                 redelivered=True,
-                run_at=now,
+                run_at=Now(),
                 claim_seq=None,
             )
         if requeued:
@@ -638,82 +638,52 @@ class Broker:
 
         return list(
             TaskMessage.objects.using(self.using)
-            .filter(HELD)
+            .filter(self.RECOVER_FROM.q)
             .exclude(worker="")
             .exclude(worker__in=Worker.objects.using(self.using).values("name"))
             .values_list("worker", flat=True)
             .distinct()
         )
 
-    def dead_workers(self, timeout: float, hostname: str | None = None) -> list[dict]:
+    def suspect_workers(self, timeout: float, hostname: str | None = None) -> list[dict]:
         """
-        Worker rows whose heartbeat stopped `timeout` seconds ago (by the database clock),
-        plus those on `hostname` (this machine) whose process no longer exists.
+        Worker rows that may be dead: those whose heartbeat stopped `timeout` seconds ago
+        (by the database clock), and every row of `hostname` (this machine).
 
-        Each is a dict with name, supervisor, hostname and pid. Nothing changes here: the
-        caller recovers each (``recover``) and then ``forget_worker``s it. One query.
+        Each is a dict with name, supervisor, hostname, pid and ``stale`` (the heartbeat
+        stopped). A stale one is dead; whether a fresh one on `hostname` is alive is the
+        caller's to find out (by its pid). Nothing changes here: the caller ``unregister``s
+        each dead one with its start marker. One query.
         """
-        import os
-
         from ..models import Worker
 
-        stale = ExpressionWrapper(
-            Now() - Value(timedelta(seconds=timeout)), output_field=DateTimeField()
-        )
+        stale = Q(heartbeat_at__lt=_ago(timeout))
         rows = Worker.objects.using(self.using)
-        if hostname:
-            rows = rows.filter(Q(heartbeat_at__lt=stale) | Q(hostname=hostname))
-        else:
-            rows = rows.filter(heartbeat_at__lt=stale)
-        rows = rows.annotate(
-            stale=ExpressionWrapper(Q(heartbeat_at__lt=stale), output_field=BooleanField())
-        )
-        dead = []
-        for w in rows.values("name", "supervisor", "hostname", "pid", "stale"):
-            gone = False
-            if hostname and w["hostname"] == hostname and not w["stale"]:
-                try:
-                    os.kill(w["pid"], 0)
-                except ProcessLookupError:
-                    gone = True
-                except PermissionError:
-                    pass
-            if w.pop("stale") or gone:
-                dead.append(w)
-        return dead
-
-    def forget_worker(self, name: str) -> None:
-        """Delete a worker's row (after its rows were recovered)."""
-        from ..models import Worker
-
-        Worker.objects.using(self.using).filter(name=name).delete()
+        rows = rows.filter(stale | Q(hostname=hostname)) if hostname else rows.filter(stale)
+        rows = rows.annotate(stale=ExpressionWrapper(stale, output_field=BooleanField()))
+        return list(rows.values("name", "supervisor", "hostname", "pid", "stale"))
 
     # -- upkeep --------------------------------------------------------------------------------
 
     def prune(self, older_than: float, batch_size: int = 1000) -> int:
-        """Delete finished rows done more than `older_than` seconds ago, a batch at a time."""
-        from ..models import TaskAttempt, TaskMessage
+        """
+        Delete finished rows (DELETE_FROM) done more than `older_than` seconds ago (by the
+        database's clock), with their attempts, a batch per transaction.
+        """
+        from ..models import TaskMessage
 
-        before = timezone.now() - timedelta(seconds=older_than)
         total = 0
         while True:
             with transaction.atomic(using=self.using):
-                # created_at <= done_at: the dt_created index finds every candidate.
+                # The dt_done index finds the candidates, oldest first.
                 ids = list(
                     TaskMessage.objects.using(self.using)
-                    .filter(
-                        created_at__lt=before, state__in=states.READY_STATES, done_at__lt=before
-                    )
+                    .filter(self.DELETE_FROM.q, done_at__lt=_ago(older_than))
                     .values_list("id", flat=True)[:batch_size]
                 )
                 if not ids:
                     return total
-                TaskAttempt.objects.using(self.using).filter(task_id__in=ids)._raw_delete(
-                    self.using
-                )
-                total += (
-                    TaskMessage.objects.using(self.using).filter(id__in=ids)._raw_delete(self.using)
-                )
+                total += self._delete(ids)
 
     # -- wake-ups ------------------------------------------------------------------------------
 
@@ -726,16 +696,16 @@ class Broker:
         Seconds until the earliest waiting row of `queues` is due (<= 0: due now), by the
         database's clock; None when no row waits.
         """
-        from django.db.models import Min
-
         from ..models import TaskMessage
 
-        first = (
+        due_in = (
             TaskMessage.objects.using(self.using)
-            .filter(state__in=states.CLAIMABLE_STATES, queue__in=list(queues))
-            .aggregate(m=Min("run_at"))["m"]
+            .filter(self.CLAIM_FROM.q, queue__in=list(queues))
+            .aggregate(
+                due_in=ExpressionWrapper(Min("run_at") - Now(), output_field=DurationField())
+            )["due_in"]
         )
-        return None if first is None else (first - timezone.now()).total_seconds()
+        return None if due_in is None else due_in.total_seconds()
 
     def is_connection_error(self, exc: BaseException) -> bool:
         from django.db import InterfaceError, OperationalError

@@ -9,19 +9,20 @@ from typing import Any
 from django.db import transaction
 
 from ..message import Message, Outcome
-from ..serialization import decode, dumps
-from .base import NOT_HELD, Broker
+from ..serialization import dumps
+from . import codec
+from .base import Broker
+from .predicates import CLAIMABLE, HELD
 
 logger = logging.getLogger(__name__)
 
 TABLE = "django_tasks_taskmessage"
 CHANNEL = "django_tasks"
-_NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
 
 # enqueue: new rows -> PENDING, due at their eta or now (the database's clock), and a NOTIFY
 # per queue so idle workers claim at once. Inside a transaction the NOTIFY is delivered at
 # commit, so no worker wakes for rows it cannot see yet. {values} is where the rows come
-# from: fourteen columns v(...) in the order _values() builds them.
+# from: fourteen columns v(...) in the order of codec.ENQUEUE_COLUMNS.
 _ENQUEUE = f"""
     WITH ins AS (
         INSERT INTO {TABLE} (id, name, queue, priority, args, kwargs, state, run_at, eta,
@@ -32,9 +33,7 @@ _ENQUEUE = f"""
                COALESCE(v.eta, now()), v.eta, v.expires, v.retries, v.max_retries,
                v.acks_late, false, v.options::jsonb, v.parent_id, v.group_id, '', '', '', '',
                now()
-          FROM {{values}}
-               AS v(id, name, queue, priority, args, kwargs, eta, expires, retries,
-                    max_retries, acks_late, options, parent_id, group_id)
+          FROM {{values}} AS v({", ".join(codec.ENQUEUE_COLUMNS)})
         RETURNING queue)
     SELECT pg_notify('{CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM ins) AS queues"""
 
@@ -57,8 +56,7 @@ ENQUEUE_ONE = _ENQUEUE.format(
 # rows); the nullable columns left out are NULL.
 COPY_THRESHOLD = 500
 COPY = f"""
-    COPY {TABLE} (id, name, queue, priority, args, kwargs, eta, expires, retries,
-                  max_retries, acks_late, options, parent_id, group_id, run_at, created_at,
+    COPY {TABLE} ({", ".join(codec.ENQUEUE_COLUMNS)}, run_at, created_at,
                   state, redelivered, exc_type, exc_message, traceback, worker)
     FROM STDIN"""
 
@@ -72,7 +70,7 @@ CLAIM = f"""
     WITH ready AS MATERIALIZED (
         SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
           FROM (SELECT id, priority, run_at FROM {TABLE}
-                 WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)
+                 WHERE {CLAIMABLE.sql()} AND queue = ANY(%(queues)s)
                    AND run_at <= now()
                  ORDER BY priority DESC, run_at
                  LIMIT %(limit)s
@@ -85,6 +83,7 @@ CLAIM = f"""
     RETURNING t.id, t.name, t.args::text, t.kwargs::text, t.queue, t.priority, t.retries,
               t.eta, t.expires, t.options::text, t.redelivered, t.claim_seq,
               (t.expires IS NOT NULL AND t.expires <= now())"""
+# (RETURNING: codec.CLAIMED_COLUMNS, then expired by the database's clock.)
 
 # ack (track_started only): RECEIVED -> STARTED with started_at, visible to other
 # processes at once. Committed asynchronously (synchronous_commit off for this one
@@ -108,15 +107,15 @@ FINISH = f"""
            started_at = COALESCE(t.started_at, v.started_at)
       FROM jsonb_to_recordset(%(rows)s::jsonb)
            AS v(id text, state text, result jsonb, exc_type text, exc_message text,
-                traceback text, started_at timestamptz)
-     WHERE t.id = v.id AND t.worker = %(worker)s AND t.state NOT IN ({_NOT_HELD_SQL})
+                traceback text, started_at timestamptz)  -- "id", then codec.FINAL_COLUMNS
+     WHERE t.id = v.id AND t.worker = %(worker)s AND {HELD.sql("t.state")}
     RETURNING t.id"""
 
 # seconds until the earliest waiting row is due, by the database's clock (one clock for
 # every host); served by dt_claimable.
 NEXT_DUE = f"""
     SELECT EXTRACT(EPOCH FROM min(run_at) - now())::float8 FROM {TABLE}
-     WHERE state IN ('PENDING', 'RETRY') AND queue = ANY(%(queues)s)"""
+     WHERE {CLAIMABLE.sql()} AND queue = ANY(%(queues)s)"""
 
 # estimated_count: the planner's row estimate, kept by (auto)vacuum and analyze; one catalog
 # row, whatever the size of the table (COUNT(*) reads every row).
@@ -124,23 +123,8 @@ ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
 
 
 def _values(m: Message, dumps_options) -> tuple:
-    """A message's 14 values, in the column order ENQUEUE, ENQUEUE_ONE and COPY share."""
-    o = m.options
-    return (
-        m.id,
-        m.name,
-        m.queue,
-        m.priority,
-        *m.wire_args(),
-        m.eta,
-        m.expires,
-        m.retries,
-        o.get("max_retries"),
-        bool(o.get("acks_late")),
-        dumps_options(o),
-        o.get("parent_id") or "",
-        o.get("group_id") or "",
-    )
+    """A message's 14 values (codec.ENQUEUE_COLUMNS), as ENQUEUE, ENQUEUE_ONE and COPY take them."""
+    return codec.enqueue_values(m, *m.wire_args(), dumps_options(m.options))
 
 
 class PostgreSQLBroker(Broker):
@@ -227,24 +211,8 @@ class PostgreSQLBroker(Broker):
         )
         with self.connection.wrap_database_errors:
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: r[11])
-        return [
-            Message(
-                id=r[0],
-                name=r[1],
-                args=tuple(decode(r[2])),
-                kwargs=decode(r[3]),
-                queue=r[4],
-                priority=r[5],
-                retries=r[6],
-                eta=r[7],
-                expires=r[8],
-                options={**decode(r[9]), "expired": r[12]},
-                redelivered=r[10],
-                seq=r[11],
-            )
-            for r in rows
-        ]
+        rows.sort(key=lambda r: r[11])  # claim_seq: the order the worker runs them
+        return [codec.decode(r) for r in rows]
 
     def ack(self, worker: str, message: Message) -> bool:
         cursor = self._execute(ACK, {"id": message.id, "worker": worker})
@@ -252,17 +220,21 @@ class PostgreSQLBroker(Broker):
             return cursor.fetchone() is not None
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+        columns = ("id", *codec.FINAL_COLUMNS)
         rows = dumps(
             [
-                {
-                    "id": o.id,
-                    "state": o.state,
-                    "result": o.result,
-                    "exc_type": o.exc_type,
-                    "exc_message": o.exc_message,
-                    "traceback": o.traceback,
-                    "started_at": o.started_at.isoformat() if o.started_at else None,
-                }
+                dict(
+                    zip(
+                        columns,
+                        (
+                            o.id,
+                            *codec.final_values(
+                                o, o.result, o.started_at.isoformat() if o.started_at else None
+                            ),
+                        ),
+                        strict=True,
+                    )
+                )
                 for o in outcomes
             ]
         )

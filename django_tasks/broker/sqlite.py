@@ -9,31 +9,40 @@ from django.conf import settings
 from django.utils import timezone
 
 from ..message import Message, Outcome
-from ..serialization import decode, dumps
-from .base import NOT_HELD, Broker
+from ..serialization import dumps
+from . import codec
+from .base import Broker
+from .predicates import CLAIMABLE, HELD
 
 TABLE = "django_tasks_taskmessage"
+
+# The database's clock, in the text form Django stores datetimes in here (UTC, as
+# "YYYY-MM-DD HH:MM:SS.ffffff"; Django's Now() writes the same to the millisecond):
+# comparing stored values with it as text compares the times. One clock for every process.
+# (%% as every statement here takes parameters: Django turns %% into % then.)
+NOW = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now')"
+# The end of the clock's current millisecond ('now' has no finer resolution): "x < NOW_END"
+# is "x is now or past", so a row enqueued a microsecond ago is due at once, as it is by
+# the host's clock.
+NOW_END = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '+0.001 seconds')"
 
 # claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in run order.
 # SQLite has no SKIP LOCKED and needs none: an UPDATE takes the database's write lock
 # before its sub-SELECT reads, so two workers never read the same ready rows; the second
-# waits (busy timeout) and then sees them RECEIVED. run_at is compared as ISO text, which
-# is how Django stores datetimes here.
+# waits (busy timeout) and then sees them RECEIVED. Due and expired are judged by NOW_END.
+# RETURNING: codec.CLAIMED_COLUMNS, then expired.
 CLAIM = f"""
     UPDATE {TABLE}
-       SET state = 'RECEIVED', worker = %s, reserved_at = %s, started_at = NULL,
+       SET state = 'RECEIVED', worker = %s, reserved_at = {NOW}, started_at = NULL,
            claim_seq = %s + ready.rn
       FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
               FROM {TABLE}
-             WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}}) AND run_at <= %s
+             WHERE {CLAIMABLE.sql()} AND queue IN ({{queues}}) AND run_at < {NOW_END}
              ORDER BY priority DESC, run_at
              LIMIT %s) AS ready
      WHERE {TABLE}.id = ready.id
     RETURNING id, name, args, kwargs, queue, priority, retries, eta, expires, options,
-              redelivered, claim_seq"""
-
-
-_NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
+              redelivered, claim_seq, expires IS NOT NULL AND expires < {NOW_END}"""
 
 # finish (final states), one row per statement in one transaction (no network here, the
 # statements are cheap): held -> SUCCESS/FAILURE/REVOKED/REJECTED. States are literals so
@@ -41,22 +50,23 @@ _NOT_HELD_SQL = ", ".join(f"'{s}'" for s in NOT_HELD)
 FINISH = f"""
     UPDATE {TABLE}
        SET state = %s, result = %s, exc_type = %s, exc_message = %s, traceback = %s,
-           done_at = %s, started_at = COALESCE(started_at, %s)
-     WHERE id = %s AND worker = %s AND state NOT IN ({_NOT_HELD_SQL})
+           started_at = COALESCE(started_at, %s), done_at = {NOW}
+     WHERE id = %s AND worker = %s AND {HELD.sql()}
     RETURNING id"""
 
-# seconds until due: states as literals, so the partial claim index serves it (a bound
-# "state IN (?, ?)" cannot match a partial index in SQLite: that scanned the whole table).
+# seconds until due, by NOW: states as literals, so the partial claim index serves it (a
+# bound "state IN (?, ?)" cannot match a partial index in SQLite: that scanned the whole
+# table).
 NEXT_DUE = f"""
-    SELECT min(run_at) FROM {TABLE}
-     WHERE state IN ('PENDING', 'RETRY') AND queue IN ({{queues}})"""
+    SELECT (julianday(min(run_at)) - julianday({NOW})) * 86400.0 FROM {TABLE}
+     WHERE {CLAIMABLE.sql()} AND queue IN ({{queues}})"""
 
 HELD_BY = f"""
-    SELECT id FROM {TABLE} WHERE state NOT IN ({_NOT_HELD_SQL}) AND worker = %s"""
+    SELECT id FROM {TABLE} WHERE {HELD.sql()} AND worker = %s"""
 
 ORPHANS = f"""
     SELECT DISTINCT worker FROM {TABLE}
-     WHERE state NOT IN ({_NOT_HELD_SQL}) AND worker <> ''
+     WHERE {HELD.sql()} AND worker <> ''
        AND worker NOT IN (SELECT name FROM django_tasks_worker)"""
 
 
@@ -65,20 +75,17 @@ class SQLiteBroker(Broker):
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
         adapt = self.connection.ops.adapt_datetimefield_value
-        now = adapt(timezone.now())
         changed = set()
         with self.connection.cursor() as cursor:
             for o in outcomes:
                 cursor.execute(
                     FINISH,
                     [
-                        o.state,
-                        None if o.result is None else dumps(o.result),
-                        o.exc_type,
-                        o.exc_message,
-                        o.traceback,
-                        now,
-                        adapt(o.started_at),
+                        *codec.final_values(
+                            o,
+                            None if o.result is None else dumps(o.result),
+                            adapt(o.started_at),
+                        ),
                         o.id,
                         worker,
                     ],
@@ -90,8 +97,7 @@ class SQLiteBroker(Broker):
     def seconds_until_due(self, queues: Sequence[str]) -> float | None:
         with self.connection.cursor() as cursor:
             cursor.execute(NEXT_DUE.format(queues=", ".join(["%s"] * len(queues))), list(queues))
-            first = self._datetime(cursor.fetchone()[0])
-        return None if first is None else (first - timezone.now()).total_seconds()
+            return cursor.fetchone()[0]
 
     def _held_ids(self, worker: str) -> list[str]:
         with self.connection.cursor() as cursor:
@@ -106,34 +112,12 @@ class SQLiteBroker(Broker):
     def claim(
         self, worker: str, queues: Sequence[str], limit: int, first_seq: int = 0
     ) -> list[Message]:
-        from ..models import TaskMessage
-
-        now = timezone.now()
-        field = TaskMessage._meta.get_field("run_at")
-        stamp = field.get_db_prep_value(now, self.connection)
         sql = CLAIM.format(queues=", ".join(["%s"] * len(queues)))
         with self.connection.cursor() as cursor:
-            cursor.execute(sql, [worker, stamp, first_seq, *queues, stamp, limit])
+            cursor.execute(sql, [worker, first_seq, *queues, limit])
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: r[11])
-        convert = self._datetime
-        return [
-            Message(
-                id=r[0],
-                name=r[1],
-                args=tuple(decode(r[2])),
-                kwargs=decode(r[3]),
-                queue=r[4],
-                priority=r[5],
-                retries=r[6],
-                eta=convert(r[7]),
-                expires=convert(r[8]),
-                options={**decode(r[9]), "expired": r[8] is not None and convert(r[8]) <= now},
-                redelivered=bool(r[10]),
-                seq=r[11],
-            )
-            for r in rows
-        ]
+        rows.sort(key=lambda r: r[11])  # claim_seq: the order the worker runs them
+        return [codec.decode(r, to_datetime=self._datetime) for r in rows]
 
     def listen(self) -> DataVersionWatcher | None:
         """Watch the database file for commits by other connections (no NOTIFY here)."""

@@ -1,5 +1,5 @@
 """The worker: a supervisor, its pool of consumers, heartbeats, limits and shutdown."""
 
-from .supervisor import Worker
+from .supervisor import Supervisor
 
-__all__ = ["Worker"]
+__all__ = ["Supervisor"]

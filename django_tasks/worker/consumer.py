@@ -32,8 +32,6 @@ BATCH_SECONDS = 0.05
 FLUSH_SECONDS = 0.05
 #: --burst waits for rows due within this many seconds before it exits.
 BURST_HORIZON = 10.0
-#: Exceptions of a task body that may mean our connection is gone.
-_DB_ERRORS = frozenset({"django.db.utils.OperationalError", "django.db.utils.InterfaceError"})
 #: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
 NOTIFY_SAFETY_POLL = 10.0
 
@@ -63,7 +61,8 @@ class Consumer:
         self.config = config
         self.slot = slot
         self.slot_file = slot_file
-        self._seq = 0
+        #: The claim_seq of the last row claimed: the next claim numbers its rows after it.
+        self._claim_seq = 0
         self.stopping = False
         self.exit_reason = "stopped"
         self.processed = 0
@@ -129,10 +128,10 @@ class Consumer:
         if not self._lease_ok():
             raise LeaseExpired()
         messages = self.broker.claim(
-            self.config.name, self.config.queues, limit, first_seq=self._seq
+            self.config.name, self.config.queues, limit, first_seq=self._claim_seq
         )
         if messages:
-            self._seq = max(m.seq for m in messages)
+            self._claim_seq = max(m.claim_seq for m in messages)
         if not messages:
             self._flush()
             if self.config.burst:
@@ -184,7 +183,9 @@ class Consumer:
             began = time.monotonic()
             outcome = execute(self.ctx, message, task, self.slot)
             runtime = time.monotonic() - began
-            if outcome is not None and outcome.exc_type in _DB_ERRORS:
+            if outcome is not None and outcome.exc_type:
+                # The body raised: if a database error went through our connection, Django
+                # flagged it (errors_occurred); a connection that is gone is renewed.
                 self._renew_if_broken()
             self._avg_runtime = (
                 runtime if not self.processed else (0.8 * self._avg_runtime + 0.2 * runtime)
@@ -252,7 +253,7 @@ class Consumer:
         """
         try:
             keep = {o.id for o in self._pending}
-            self.broker.recover(self.config.name, started_through=None, exclude=keep)
+            self.broker.recover(self.config.name, start_marker=None, exclude=keep)
             self._flush()
         except Exception as exc:
             logger.warning("worker name=%s event=resync-failed error=%r", self.config.name, exc)

@@ -112,7 +112,7 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
         message, hostname=ctx.hostname, eager=False, using=ctx.broker.using, stored=True
     )
     # The start marker: from here on, recovery counts this row as started.
-    slot.begin(message.id, message.seq, hard)
+    slot.begin(message.id, message.claim_seq, hard)
     try:
         with soft_time_limit(soft):
             return trace(task, message, request, worker=ctx.worker)

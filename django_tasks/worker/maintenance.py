@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 
 from django.db import connections
 
@@ -14,9 +15,10 @@ logger = logging.getLogger("django_tasks.worker.maintenance")
 
 class DeadWorkerRecovery:
     """
-    Find workers whose heartbeat stopped (or whose process is gone, on this host) and give
-    their rows back: what they had started fails (acks early) or is redelivered (acks
-    late), what they had only claimed returns to the queue.
+    Find workers whose heartbeat stopped (or whose process is gone, on this host: the broker
+    lists this host's workers, this class probes their pids) and give their rows back: what
+    they had started fails (acks early) or is redelivered (acks late), what they had only
+    claimed returns to the queue.
 
     On this host the dead worker's slot file says exactly which rows had started. From
     another host it cannot be read: every row the worker held is then counted as started,
@@ -30,30 +32,47 @@ class DeadWorkerRecovery:
         self.key = _database_key(broker)
 
     def run(self) -> int:
-        dead = self.broker.dead_workers(self.timeout, self.hostname)
+        suspects = self.broker.suspect_workers(self.timeout, self.hostname)
+        dead = [w for w in suspects if self._dead(w)]
         files = set()
         for w in dead:
-            through = UNKNOWN
+            marker = UNKNOWN
             if w["hostname"] == self.hostname:
                 path = slot_path(self.key, w["supervisor"] or w["name"])
                 markers = read_markers(path)
                 if markers is not None:
-                    through = markers.get(w["name"])
+                    marker = markers.get(w["name"])
                     files.add(path)
             logger.warning(
                 "worker name=%s event=dead host=%s pid=%s marker=%s",
                 w["name"],
                 w["hostname"],
                 w["pid"],
-                "unknown" if through == UNKNOWN else through,
+                "unknown" if marker == UNKNOWN else marker,
             )
-            self.broker.recover(w["name"], started_through=through)
-            self.broker.forget_worker(w["name"])
+            self.broker.unregister(w["name"], start_marker=marker)
         for name in self.broker.orphan_holders():
-            self.broker.recover(name, started_through=UNKNOWN)
+            self.broker.recover(name, start_marker=UNKNOWN)
         for path in files:
             _remove_if_supervisor_gone(path, dead)
         return len(dead)
+
+    def _dead(self, worker: dict) -> bool:
+        """A stale heartbeat is death; on this host, so is a pid with no process."""
+        if worker["stale"]:
+            return True
+        return worker["hostname"] == self.hostname and not process_exists(worker["pid"])
+
+
+def process_exists(pid: int) -> bool:
+    """Is there a process `pid` on this machine? (signal 0 probes without signalling)"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _remove_if_supervisor_gone(path, dead) -> None:

@@ -36,7 +36,7 @@ class Slot(ctypes.Structure):
     _fields_ = [
         ("name", ctypes.c_char * 200),  # the consumer's worker name
         ("pid", ctypes.c_int),
-        ("started_seq", ctypes.c_longlong),  # the start marker: last claim_seq started
+        ("start_marker", ctypes.c_longlong),  # the start marker: last claim_seq started
         ("task_id", ctypes.c_char * 64),
         ("started", ctypes.c_double),  # wall clock of the running body; 0.0 while idle
         ("hard_limit", ctypes.c_double),  # seconds; 0.0 for none
@@ -45,17 +45,17 @@ class Slot(ctypes.Structure):
     def claim_for(self, name: str, pid: int) -> None:
         """Give this slot to a new consumer (nothing started yet)."""
         self.started = 0.0
-        self.started_seq = 0
+        self.start_marker = 0
         self.pid = pid
         self.name = name.encode()[:200]
 
-    def begin(self, task_id: str, seq: int, hard_limit: float | None) -> None:
-        """Mark row `seq` (`task_id`) as started: written before its body runs."""
+    def begin(self, task_id: str, claim_seq: int, hard_limit: float | None) -> None:
+        """Mark row `claim_seq` (`task_id`) as started: written before its body runs."""
         self.started = 0.0
         self.task_id = task_id.encode()[:64]
         self.hard_limit = float(hard_limit or 0.0)
-        if seq > self.started_seq:
-            self.started_seq = seq
+        if claim_seq > self.start_marker:
+            self.start_marker = claim_seq
         self.started = time.time()
 
     def end(self) -> None:
@@ -133,7 +133,7 @@ def read_markers(path: Path) -> dict[str, int] | None:
             break
         slot = Slot.from_buffer_copy(data, start)
         if slot.name:
-            markers[slot.name.decode()] = slot.started_seq
+            markers[slot.name.decode()] = slot.start_marker
     return markers
 
 

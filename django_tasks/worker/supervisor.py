@@ -17,10 +17,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.db import connections
 
-from .. import conf
+from .. import conf, states
+from ..message import Outcome
 from .consumer import Consumer, ConsumerConfig
 from .maintenance import DeadWorkerRecovery
 from .slots import Slot, SlotFile, database_key, slot_path
@@ -49,9 +51,10 @@ class _Child:
 
 
 @dataclass
-class Worker:
+class Supervisor:
     """
-    A ``runtasks`` worker: ``Worker(app, concurrency=2).run()`` serves until stopped.
+    A ``runtasks`` worker's supervisor: ``Supervisor(app, concurrency=2).run()`` serves
+    until stopped. (Its rows in the database are ``models.Worker``, one per process.)
 
     Returns the process exit code from ``run()``: 0 after a warm shutdown or a finished
     burst.
@@ -132,6 +135,8 @@ class Worker:
         backoff = 0.5
         while not self._stop:
             try:
+                # A dead process of the same name (its pid reused) may still hold rows.
+                self.broker.recover(self.name)
                 self.broker.register(
                     self.name,
                     hostname=self.hostname,
@@ -265,7 +270,7 @@ class Worker:
         with redirect_stdouts():
             reason = consumer.run()
         try:
-            self.broker.unregister(consumer.config.name, started_through=slot.started_seq)
+            self.broker.unregister(consumer.config.name, start_marker=slot.start_marker)
         except Exception:
             logger.warning(
                 "worker name=%s event=unregister-failed", consumer.config.name, exc_info=True
@@ -295,6 +300,7 @@ class Worker:
         backoff = 0.5
         while True:
             try:
+                self.broker.recover(consumer.config.name)  # as in _register_supervisor
                 self.broker.register(
                     consumer.config.name,
                     hostname=self.hostname,
@@ -344,27 +350,36 @@ class Worker:
             child.reason or ("done" if clean else "died"),
             running or "-",
         )
+        began = slot.started
         slot.end()
-        self._settle_dead_child(child, running)
+        self._settle_dead_child(child, running, began)
         if self._stop or (self.burst and code == 0 and child.reason != "restart"):
             return
         self._spawn(child.index)
 
-    def _settle_dead_child(self, child: _Child, running: str | None) -> None:
-        """Handle what a dead child held at once, without waiting for its heartbeat to age."""
-        started_through = self.slots[child.index].started_seq
+    def _settle_dead_child(self, child: _Child, running: str | None, began: float) -> None:
+        """
+        Handle what a dead child held at once, without waiting for its heartbeat to age.
+
+        `running` is the task it was running (None: none), since `began` (its slot's clock).
+        """
+        start_marker = self.slots[child.index].start_marker
         backoff = 0.5
         for _attempt in range(20):
             try:
                 if running and child.reason == "time-limit":
-                    self.broker.fail(
-                        running,
-                        "django_tasks.exceptions.TimeLimitExceeded",
-                        f"Task exceeded its hard time limit and its process {child.pid} was "
-                        "killed.",
+                    # Its outcome, as the child would have written it (it held the row).
+                    outcome = Outcome(
+                        id=running,
+                        state=states.FAILURE,
+                        exc_type="django_tasks.exceptions.TimeLimitExceeded",
+                        exc_message=f"Task exceeded its hard time limit and its process "
+                        f"{child.pid} was killed.",
                         worker=child.name,
+                        started_at=datetime.fromtimestamp(began, UTC) if began else None,
                     )
-                self.broker.unregister(child.name, started_through=started_through)
+                    self.broker.finish(child.name, [outcome])
+                self.broker.unregister(child.name, start_marker=start_marker)
                 return
             except Exception as exc:
                 self._db_trouble(exc)
@@ -453,7 +468,7 @@ class Worker:
         finally:
             try:
                 self.broker.unregister(
-                    consumer.config.name, started_through=consumer.slot.started_seq
+                    consumer.config.name, start_marker=consumer.slot.start_marker
                 )
             except Exception:
                 logger.warning(

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_tasks import states
+from django_tasks.admin.tasks import ACTS_ON
 from django_tasks.models import TaskAttempt, TaskMessage
 from tests.admin.conftest import CHANGELIST, act_url, change_url, messages_of
 from tests.factories import TaskAttemptFactory, TaskMessageFactory
@@ -221,3 +222,16 @@ def test_task_action_url_refuses_get_and_unknown_actions(admin_client):
     assert admin_client.get(act_url(failed.id, "requeue")).status_code == 405
     assert admin_client.post(act_url(failed.id, "delete_selected")).status_code == 403
     assert state_of(failed) == states.FAILURE
+
+
+@pytest.mark.parametrize("action", sorted(ACTS_ON))
+def test_each_action_takes_the_states_its_broker_verb_publishes_and_skips_the_rest(
+    admin_client, action
+):
+    every_state = (*sorted(states.ALL_STATES), "PROGRESS")
+    rows = [TaskMessageFactory(state=state, worker="w.1") for state in every_state]
+    taken = sum(1 for state in every_state if state in ACTS_ON[action])
+    assert 0 < taken < len(rows)
+    text = messages_of(run_action(admin_client, action, *rows))[0]
+    assert text.startswith(f"{taken} tasks ")
+    assert f", {len(rows) - taken} skipped: " in text

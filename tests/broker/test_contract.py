@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_tasks import states
@@ -14,7 +16,7 @@ from django_tasks.broker import get_broker
 from django_tasks.message import Message, Outcome
 from django_tasks.models import TaskAttempt, TaskMessage, Worker
 from django_tasks.worker.slots import UNKNOWN
-from tests.factories import TaskMessageFactory, WorkerFactory
+from tests.factories import TaskAttemptFactory, TaskMessageFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LOST = "django_tasks.exceptions.WorkerLostError"
@@ -51,7 +53,7 @@ def test_claim_takes_due_rows_highest_priority_then_oldest_and_numbers_them(brok
     TaskMessageFactory(id="other-queue", queue="mail")
     claimed = broker.claim("w1", ["default"], limit=10, first_seq=40)
     assert [m.id for m in claimed] == ["old-high", "new-high", "old-low"]
-    assert [m.seq for m in claimed] == [41, 42, 43]
+    assert [m.claim_seq for m in claimed] == [41, 42, 43]
     rows = TaskMessage.objects.filter(id__in=["old-high", "new-high", "old-low"])
     assert {(r.state, r.worker) for r in rows} == {(states.RECEIVED, "w1")}
 
@@ -144,9 +146,9 @@ def test_recover_fails_started_rows_and_requeues_the_rest(broker):
         TaskMessageFactory(id=f"t{i}")
     TaskMessageFactory(id="late", acks_late=True)
     claimed = broker.claim("w1", ["default"], limit=10)
-    by_id = {m.id: m.seq for m in claimed}
+    by_id = {m.id: m.claim_seq for m in claimed}
     marker = by_id["t1"]  # t0 and t1 had started when the worker died
-    requeued, failed = broker.recover("w1", started_through=marker)
+    requeued, failed = broker.recover("w1", start_marker=marker)
     rows = {r.id: r for r in TaskMessage.objects.all()}
     started = {i for i, s in by_id.items() if s <= marker}
     assert {i for i, r in rows.items() if r.state == states.FAILURE} == started - {"late"}
@@ -160,7 +162,7 @@ def test_recover_fails_started_rows_and_requeues_the_rest(broker):
 def test_recover_with_an_unknown_marker_never_runs_a_held_row_again(broker):
     TaskMessageFactory(id="a")
     broker.claim("w1", ["default"], limit=1)
-    broker.recover("w1", started_through=UNKNOWN)
+    broker.recover("w1", start_marker=UNKNOWN)
     assert TaskMessage.objects.get(id="a").state == states.FAILURE
 
 
@@ -208,13 +210,32 @@ def test_prune_deletes_old_finished_rows_in_batches_and_keeps_the_rest(broker):
     assert set(TaskMessage.objects.values_list("id", flat=True)) == {"recent", "waiting"}
 
 
-def test_dead_workers_are_the_stale_and_those_whose_process_is_gone(broker):
+def test_suspect_workers_are_the_stale_ones_and_every_one_of_this_host(broker):
     WorkerFactory(name="fresh", hostname="elsewhere")
     WorkerFactory(name="stale", hostname="elsewhere")
     Worker.objects.filter(name="stale").update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    WorkerFactory(name="gone", hostname="here", pid=2**22 + 1)  # no such process
-    names = {w["name"] for w in broker.dead_workers(60, hostname="here")}
-    assert names == {"stale", "gone"}
+    WorkerFactory(name="here", hostname="here", pid=2**22 + 1)
+    suspects = {w["name"]: w["stale"] for w in broker.suspect_workers(60, hostname="here")}
+    # The broker judges heartbeats by the database's clock; probing pids is the worker's.
+    assert suspects == {"stale": True, "here": False}
+    assert [w["name"] for w in broker.suspect_workers(60)] == ["stale"]
+
+
+def test_register_only_registers_and_leaves_an_earlier_processs_rows_held(broker):
+    TaskMessageFactory(id="a")
+    broker.claim("w1", ["default"], limit=1)
+    broker.register("w1", hostname="here", pid=1)
+    assert TaskMessage.objects.get(id="a").state == states.RECEIVED
+    assert Worker.objects.get(name="w1").pid == 1
+
+
+def test_delete_finished_deletes_finished_rows_and_their_attempts_only(broker):
+    done = TaskMessageFactory(id="done", state=states.SUCCESS)
+    TaskAttemptFactory(task=done)
+    TaskMessageFactory(id="waiting")
+    assert broker.delete_finished(["done", "waiting", "unknown"]) == 1
+    assert list(TaskMessage.objects.values_list("id", flat=True)) == ["waiting"]
+    assert not TaskAttempt.objects.exists()
 
 
 def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
@@ -225,7 +246,7 @@ def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
     assert not broker.update_state("done", "PROGRESS", {"current": 1})
     assert TaskMessage.objects.get(id="a").state == "PROGRESS"
     # A custom state is still held: recovery finds it.
-    broker.recover("w1", started_through=UNKNOWN)
+    broker.recover("w1", start_marker=UNKNOWN)
     assert TaskMessage.objects.get(id="a").state == states.FAILURE
 
 
@@ -278,10 +299,121 @@ def test_bulk_enqueue_stores_the_json_of_rich_arguments_on_every_path(broker):
     assert {(m.args, str(m.kwargs)) for m in claimed} == {((when, Decimal("1.5")), "{'k': [1, 2]}")}
 
 
-def test_recovery_queries_repeat_the_held_index_predicate_exactly():
+def test_partial_index_predicates_are_the_broker_predicates():
     """A partial index serves a query only when the query repeats its predicate (constants
-    in the same order): the broker's held-state list must match the dt_held index."""
-    from django_tasks.broker.base import NOT_HELD
-    from django_tasks.models import _HELD
+    in the same order, on SQLite): the index conditions are the predicates the broker's
+    statements are written from."""
+    from django_tasks.broker import predicates
 
-    assert list(_HELD.children[0][1]) == list(NOT_HELD)
+    indexes = {i.name: i.condition for i in TaskMessage._meta.indexes}
+    assert indexes["dt_claimable"] == predicates.CLAIMABLE.q
+    assert indexes["dt_held"] == predicates.HELD.q
+    assert predicates.HELD.sql() == (
+        "state NOT IN ('PENDING', 'RETRY', 'FAILURE', 'IGNORED', 'REJECTED', 'REVOKED', 'SUCCESS')"
+    )
+    assert predicates.CLAIMABLE.sql() == "state IN ('PENDING', 'RETRY')"
+
+
+#: Every standard state and a custom one (update_state's PROGRESS).
+EVERY_STATE = (*sorted(states.ALL_STATES), "PROGRESS")
+#: Each verb the admin calls on selected ids, with the states it publishes it acts on.
+VERBS = {
+    "requeue": (lambda b, ids: b.requeue(ids), "REQUEUE_FROM"),
+    "run_now": (lambda b, ids: b.run_now(ids), "RUN_NOW_FROM"),
+    "revoke": (lambda b, ids: b.revoke(ids), "REVOKE_FROM"),
+    "terminate": (lambda b, ids: b.revoke(ids, terminate=True), "TERMINATE_FROM"),
+    "delete_finished": (lambda b, ids: b.delete_finished(ids), "DELETE_FROM"),
+    "release": (lambda b, ids: b.release("w1", [(i, 0.0) for i in ids]), "RELEASE_FROM"),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS))
+def test_each_verb_acts_on_exactly_the_states_it_publishes(broker, verb):
+    """The admin decides what an action applies to from these sets: they must be true."""
+    call, published = VERBS[verb]
+    acts_on = getattr(broker, published)
+    rows = {state: TaskMessageFactory(state=state, worker="w1").id for state in EVERY_STATE}
+    columns = ("id", "state", "run_at", "worker", "exc_message")
+    before = {r[0]: r for r in TaskMessage.objects.values_list(*columns)}
+    assert call(broker, list(rows.values())) == sum(1 for s in EVERY_STATE if s in acts_on)
+    after = {r[0]: r for r in TaskMessage.objects.values_list(*columns)}
+    changed = {state for state, task_id in rows.items() if after.get(task_id) != before[task_id]}
+    assert changed == {s for s in EVERY_STATE if s in acts_on}
+
+
+def test_claim_says_which_rows_expired(broker):
+    TaskMessageFactory(id="past", expires=timezone.now() - timedelta(seconds=1))
+    TaskMessageFactory(id="future", expires=timezone.now() + timedelta(hours=1))
+    TaskMessageFactory(id="never")
+    # Captured: the debug cursor formats each statement with its parameters (a literal %
+    # in vendor SQL must survive that too).
+    with CaptureQueriesContext(connection):
+        claimed = broker.claim("w1", ["default"], limit=10)
+    assert {m.id: m.options["expired"] for m in claimed} == {
+        "past": True,
+        "future": False,
+        "never": False,
+    }
+
+
+@pytest.mark.postgresql
+def test_expired_and_due_are_judged_by_the_database_clock_not_the_hosts(broker):
+    """In a transaction PostgreSQL's now() stands still: a row that expired and is due by
+    this host's clock, but not yet by the database's, is neither."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT now()")
+        time.sleep(0.05)
+        host_now = timezone.now()
+        TaskMessageFactory(id="a", expires=host_now, run_at=host_now)
+        due_in = broker.seconds_until_due(["default"])
+        TaskMessage.objects.filter(id="a").update(run_at=host_now - timedelta(hours=1))
+        [message] = broker.claim("w1", ["default"], limit=1)
+    assert 0.04 <= due_in < 5
+    assert message.options["expired"] is False
+
+
+@pytest.mark.sqlite
+def test_sqlite_judges_expired_and_due_in_sql_by_the_databases_clock(broker):
+    from django_tasks.broker.sqlite import CLAIM, NEXT_DUE, NOW_END
+
+    # The statements compare with SQLite's own clock, not a time this process passes in.
+    assert f"expires < {NOW_END}" in CLAIM and f"run_at < {NOW_END}" in CLAIM
+    assert "julianday(" in NEXT_DUE
+    # The clock's text is Django's stored form of a UTC datetime, so text comparison of the
+    # two compares times.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {NOW_END}, %s", [0])
+        db_now = datetime.fromisoformat(cursor.fetchone()[0] + "+00:00")
+    assert abs(db_now - timezone.now()) < timedelta(seconds=1)
+    TaskMessageFactory(id="a", run_at=timezone.now() + timedelta(seconds=30))
+    assert 25 < broker.seconds_until_due(["default"]) <= 30
+
+
+@pytest.mark.sqlite
+def test_sqlite_statements_are_served_by_the_partial_indexes():
+    """SQLite uses a partial index only when the query repeats its predicate with literals:
+    the statements written from the broker's predicates do (and 'done_at < x' implies the
+    dt_done index's 'done_at IS NOT NULL')."""
+    from django_tasks.broker import sqlite
+    from django_tasks.broker.base import _ago
+
+    prune = (
+        TaskMessage.objects.finished()
+        .filter(done_at__lt=_ago(60))
+        .values_list("id", flat=True)[:10]
+        .query.sql_with_params()
+    )
+    statements = {
+        "dt_claimable": (sqlite.CLAIM.format(queues="%s"), ["w", 0, "default", 10]),
+        "dt_claimable ": (sqlite.NEXT_DUE.format(queues="%s"), ["default"]),
+        "dt_held": (sqlite.HELD_BY, ["w"]),
+        "dt_done": (prune[0], list(prune[1])),
+    }
+    with connection.cursor() as cursor:
+        for index, (sql, params) in statements.items():
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+            assert f"INDEX {index.strip()}" in plan, (sql, plan)

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_tasks import conf
 from django_tasks.app import app
-from django_tasks.worker import Worker
+from django_tasks.worker import Supervisor
 from django_tasks.worker.supervisor import POOLS
 
 
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         limits = conf.limits_problem(soft, hard, lambda key: "--" + key.replace("_", "-"))
         if limits:
             raise CommandError(limits)
-        worker = Worker(
+        worker = Supervisor(
             app,
             concurrency=options["concurrency"],
             queues=options["queues"] or [],

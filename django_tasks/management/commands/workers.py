@@ -7,7 +7,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from django_tasks import conf
-from django_tasks.broker.base import HELD
 from django_tasks.models import TaskMessage, Worker
 
 
@@ -21,7 +20,7 @@ class Command(BaseCommand):
         running: dict[str, list[str]] = {}
         rows = (
             TaskMessage.objects.using(using)
-            .filter(HELD)
+            .held()
             .filter(Q(started_at__isnull=False))
             .values_list("worker", "id", "name")
         )
