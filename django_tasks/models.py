@@ -23,7 +23,7 @@ class TaskMessageQuerySet(models.QuerySet):
         return self.filter(HELD.q)
 
     def finished(self) -> TaskMessageQuerySet:
-        """Finished rows (READY_STATES)."""
+        """Finished rows (FINISHED_STATES)."""
         return self.filter(FINISHED.q)
 
 

@@ -56,7 +56,7 @@ class AsyncResult:
         row = TaskMessage.objects.using(using).filter(id=self.id).values(*_FIELDS).first()
         if row is not None and row["result"] is not None:
             row["result"] = revive(row["result"])  # the stored type markers, as values
-        if row is not None and row["state"] in states.READY_STATES:
+        if row is not None and row["state"] in states.FINISHED_STATES:
             self._cache = row  # a finished task's result does not change (until requeued)
         return row
 
@@ -65,8 +65,16 @@ class AsyncResult:
 
     @property
     def state(self) -> str:
+        """
+        The task's state: PENDING until a row says more, as in Celery.
+
+        A task that raised ``Ignore`` recorded no state: it reads PENDING (or the custom
+        state it set itself); one with ``ignore_result`` keeps no row once it finished.
+        """
         row = self._row()
-        return row["state"] if row else states.PENDING
+        if row is None or row["state"] == states.IGNORED:
+            return states.PENDING
+        return row["state"]
 
     status = state
 
@@ -155,8 +163,8 @@ class AsyncResult:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             row = self._row()
-            if row is not None and row["state"] in states.READY_STATES:
-                break
+            if row is not None and row["state"] in states.FINISHED_STATES:
+                break  # REJECTED and IGNORED end the wait too (Celery would wait forever)
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"The operation timed out waiting for task {self.id} after {timeout}s."

@@ -20,11 +20,12 @@ REJECTED = "REJECTED"
 #: The task raised ``Ignore``: the worker recorded nothing further.
 IGNORED = "IGNORED"
 
-READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED})
-UNREADY_STATES = frozenset({PENDING, RECEIVED, STARTED, RETRY})
+# Celery's sets, exactly (celery/states.py).
+READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED})
+UNREADY_STATES = frozenset({PENDING, RECEIVED, STARTED, REJECTED, RETRY})
 EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
-ALL_STATES = READY_STATES | UNREADY_STATES
+ALL_STATES = READY_STATES | UNREADY_STATES | {IGNORED}
 
 # The queue's own groupings. Tuples in a fixed order: the broker writes them into SQL and
 # partial-index predicates as literals, and a partial index serves a query only when the
@@ -36,8 +37,9 @@ CLAIMABLE_STATES = (PENDING, RETRY)
 #: The standard states of a row a worker holds: claimed (RECEIVED) or running (STARTED).
 #: Custom states set by ``update_state`` (PROGRESS...) are held too: see UNHELD_STATES.
 HELD_STATES = (RECEIVED, STARTED)
-#: Finished: READY_STATES in a fixed order.
-FINISHED_STATES = tuple(sorted(READY_STATES))
+#: Finished: the row's last state (Celery's READY_STATES, and REJECTED and IGNORED, which
+#: Celery never stores but a row must, to be let go of), in a fixed order.
+FINISHED_STATES = tuple(sorted({SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED}))
 #: States in which no worker holds the row (waiting or finished). A row in any other
 #: state, custom ones included, is held: recovered when its worker dies.
 UNHELD_STATES = (*CLAIMABLE_STATES, *FINISHED_STATES)

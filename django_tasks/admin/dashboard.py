@@ -143,7 +143,7 @@ class Dashboard:
             totals.update(counts[queue])
         return {
             "columns": [
-                {"state": s, "badge": badge(s), "live": s not in states.READY_STATES}
+                {"state": s, "badge": badge(s), "live": s not in states.FINISHED_STATES}
                 for s in columns
             ],
             "live_span": len(live),

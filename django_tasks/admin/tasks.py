@@ -404,7 +404,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(
-                task_live=obj.state not in states.READY_STATES,
+                task_live=obj.state not in states.FINISHED_STATES,
                 task_badge=badge(obj.state),
                 task_progress=progress_of(obj.state, obj.result),
                 task_progress_url=reverse(
@@ -579,7 +579,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
                 "id": obj.pk,
                 "state": obj.state,
                 "badge": badge(obj.state),
-                "ready": obj.state in states.READY_STATES,
+                "ready": obj.state in states.FINISHED_STATES,
                 "progress": progress_of(obj.state, obj.result),
                 "meta": obj.result if obj.state not in states.ALL_STATES else None,
             }

@@ -203,13 +203,18 @@ class Broker:
 
         Held -> SUCCESS, FAILURE, RETRY (due at its eta, retries + 1), PENDING (Reject with
         requeue), REJECTED, REVOKED or IGNORED (a custom state set by ``update_state`` is kept).
-        A row revoked or recovered meanwhile is left alone. Follow-up messages (chains,
+        An outcome marked ``forget`` (``ignore_result``, ``replace()``) deletes the row and
+        its attempts instead. A row revoked or recovered meanwhile is left alone. Follow-up messages (chains,
         links) are enqueued in the same transaction, so a crash never drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
         """
         if not outcomes:
             return
         with transaction.atomic(using=self.using):
+            # ignore_result and replace(): the row is deleted, not recorded (Celery keeps
+            # no state for them); a replacement that reuses the id is enqueued after.
+            forgotten = self._forget(worker, [o for o in outcomes if o.forget])
+            outcomes = [o for o in outcomes if not o.forget]
             final = [o for o in outcomes if o.state in FINAL_STATES]
             changed = self._record_final(worker, final) if final else set()
             kept = [o for o in final if o.id in changed]
@@ -217,9 +222,24 @@ class Broker:
                 o for o in outcomes if o.state not in FINAL_STATES and self._record_one(worker, o)
             ]
             self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
-            follow_ups = [m for o in kept for m in o.follow_ups]
+            follow_ups = [m for o in [*forgotten, *kept] for m in o.follow_ups]
             if follow_ups:
                 self.enqueue(follow_ups)
+
+    def _forget(self, worker: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """Delete the rows of `outcomes` that `worker` still holds; return those outcomes."""
+        from ..models import TaskMessage
+
+        if not outcomes:
+            return []
+        held = set(
+            TaskMessage.objects.using(self.using)
+            .select_for_update()  # a revoke meanwhile waits, then finds no row
+            .filter(self.RECOVER_FROM.q, id__in=[o.id for o in outcomes], worker=worker)
+            .values_list("id", flat=True)
+        )
+        self._delete(sorted(held))
+        return [o for o in outcomes if o.id in held]
 
     def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
         """

@@ -55,7 +55,7 @@ CLAIMABLE = StateSet(states.CLAIMABLE_STATES)
 CLAIMED = StateSet((states.RECEIVED,))
 #: Rows some worker holds: neither waiting nor finished (custom update_state states too).
 HELD = StateSet(states.UNHELD_STATES, complement=True)
-#: Finished rows: Celery's READY_STATES.
+#: Finished rows: FINISHED_STATES (Celery's READY_STATES, REJECTED and IGNORED).
 FINISHED = StateSet(states.FINISHED_STATES)
 #: Rows not finished: waiting or held.
 UNFINISHED = StateSet(states.FINISHED_STATES, complement=True)

@@ -33,9 +33,10 @@ def test_built_in_states_are_celerys_names():
 
 
 def test_state_sets():
-    assert {"PENDING", "RECEIVED", "STARTED", "RETRY"} == states.UNREADY_STATES
-    # Celery's three, and the two ends that Celery never stores but a database row does.
-    assert {"SUCCESS", "FAILURE", "REVOKED", "REJECTED", "IGNORED"} == states.READY_STATES
+    # Exactly Celery's sets; a row's own "finished" set is FINISHED_STATES.
+    assert {"PENDING", "RECEIVED", "STARTED", "REJECTED", "RETRY"} == states.UNREADY_STATES
+    assert {"SUCCESS", "FAILURE", "REVOKED"} == states.READY_STATES
+    assert set(states.FINISHED_STATES) == {"SUCCESS", "FAILURE", "REVOKED", "REJECTED", "IGNORED"}
     assert {"RETRY", "FAILURE", "REVOKED"} == states.EXCEPTION_STATES
     assert {"FAILURE", "REVOKED"} == states.PROPAGATE_STATES
     assert states.READY_STATES.isdisjoint(states.UNREADY_STATES)

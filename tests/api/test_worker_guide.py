@@ -152,7 +152,9 @@ def test_custom_class_tips_and_state_examples(burst):
     assert rows.state == states.SUCCESS
     assert debug.get() == 3 and f"Task returned: Request(id='{debug.id}'" in out
     assert behind.get() == 5
-    assert (ignored.state, ignored.result) == (states.SUCCESS, None)
+    # ignore_result: no state is stored, as the guide says; the row is gone once it ran.
+    assert (ignored.state, ignored.result) == (states.PENDING, None)
+    assert not TaskMessage.objects.filter(id=ignored.id).exists()
     assert noted("something") == ["something"]
     assert noted("page:") == ["page:http://good/:25"]  # the chain ran to its end
     assert blocking.state == states.FAILURE  # the Bad example: get() inside a task

@@ -35,7 +35,7 @@ def _states(ids=None) -> Counter:
 
 
 def _all_final(n: int) -> bool:
-    return TaskMessage.objects.filter(state__in=states.READY_STATES).count() >= n
+    return TaskMessage.objects.filter(state__in=states.FINISHED_STATES).count() >= n
 
 
 def _failures() -> Counter:
@@ -88,7 +88,7 @@ def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(r
     executed = set(Execution.objects.filter(key__startswith="e").values_list("key", flat=True))
     assert done_early <= executed
     assert Execution.objects.filter(key__startswith="l").count() == 2500
-    assert not TaskMessage.objects.exclude(state__in=states.READY_STATES).exists()
+    assert not TaskMessage.objects.exclude(state__in=states.FINISHED_STATES).exists()
 
 
 def test_kill_whole_worker_then_a_new_worker_finishes_everything(runtasks, wait_for):
