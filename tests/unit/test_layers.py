@@ -17,6 +17,7 @@ LAYERS = {
     "exceptions": 0,
     "ratelimit": 0,
     "hints": 0,
+    "bootsteps": 0,
     "signals": 1,
     "conf": 1,
     "serialization": 1,
@@ -29,6 +30,8 @@ LAYERS = {
     "models": 3,
     "migrations": 3,
     "broker": 4,
+    # routes: settings -> a message's queue (above the options, below the write path)
+    "routing": 4,
     # public API, bottom up: results, the one write path, tracing, eager runs, canvas, Task
     "result": 5,
     "sending": 6,
