@@ -192,12 +192,10 @@ class App:
 
         `obj` is ``"django.conf:settings"`` (with ``namespace="CELERY"``: ``CELERY_*``
         settings), a module path (``"proj.celeryconfig"``) or an object with attributes.
-        Read lazily, on first use; ``on_after_configure`` is sent once the apps are ready.
+        Read lazily, on first use; ``on_after_configure`` is sent when the app is finalized.
         """
         conf.set_source(obj, namespace or self._namespace, silent=silent)
         self._configured_sent = False
-        if _apps_ready():
-            self._send_configured()
 
     def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False):
         """Read Celery's settings from the module named by environment `variable_name`."""
@@ -239,31 +237,30 @@ class App:
             _import_related(by_class.get(package, package), related_name)
 
     def autodiscover(self) -> None:
-        """
-        Finalize the app when Django's apps are ready (``AppConfig.ready``).
-
-        Sends ``on_after_configure`` (if ``config_from_object`` was called), imports each
-        installed app's ``tasks`` module, ``autodiscover_tasks()``'s modules, ``include=``
-        and ``IMPORTS``, then sends ``on_after_finalize``.
-        """
+        """Import each installed app's ``tasks`` module, then finalize (``AppConfig.ready``)."""
         from django.utils.module_loading import autodiscover_modules
 
-        self._send_configured()
         autodiscover_modules("tasks")
-        for packages, related_name in self._discover:
+        self.finalize()
+
+    def finalize(self, auto: bool = False) -> None:
+        """
+        Finish configuring: send ``on_after_configure``, import, send ``on_after_finalize``.
+
+        Django's ``AppConfig.ready`` calls it. ``on_after_configure`` is sent once after each
+        ``config_from_object``; then ``autodiscover_tasks()``'s modules, ``include=`` and
+        ``IMPORTS`` are imported and ``on_after_finalize`` is sent (``sender=app``).
+        """
+        if conf._source is not None and not self._configured_sent:
+            self._configured_sent = True
+            self.on_after_configure.send_logged(sender=self, source=self.conf)
+        pending, self._discover = self._discover, []
+        for packages, related_name in pending:
             self._discover_from(packages, related_name)
         for module in [*self._include, *_imports()]:
             importlib.import_module(module)
         self._discovered = True
         self.on_after_finalize.send_logged(sender=self)
-
-    def _send_configured(self) -> None:
-        if conf._source is not None and not self._configured_sent:
-            self._configured_sent = True
-            self.on_after_configure.send_logged(sender=self, source=self.conf)
-
-    def finalize(self, auto: bool = False) -> None:
-        """Celery's ``app.finalize()``: the apps' ``ready()`` already did it; nothing to do."""
 
     # -- tasks -------------------------------------------------------------------------------
 
@@ -307,6 +304,9 @@ class App:
             task = task()
         if not isinstance(task, Task):
             raise TypeError(f"register_task() takes a task, not {task!r}.")
+        found = self.tasks.get(task.name)
+        if found is not None and type(found) is type(task):
+            return found  # the class registered its instance when it was created
         return self.tasks.register(task)
 
     def get(self, name: str) -> Any:

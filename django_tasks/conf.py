@@ -376,6 +376,7 @@ CELERY_NOT_APPLIED: dict[str, str] = {
 #: Prefixes of the Celery settings that have no meaning here, with the reason.
 _CELERY_IGNORED = (
     ("broker_", "the database is the broker"),
+    ("result_serializer", "results are JSON"),
     ("result_", "results are rows of the task table"),
     ("database_", "results are rows of the task table"),
     ("cache_", "results are rows of the task table"),
@@ -546,7 +547,8 @@ def _interpret(items: list[tuple[str, str | None, Any]]) -> _Read:
         if key is None:
             check_id, reason = _ignored_reason(name)
             read.ignored[name] = (written, value)
-            read.notes.append(Problem(check_id, f"{written} is ignored: {reason}."))
+            verb = "is not applied" if check_id.endswith("W001") else "is ignored"
+            read.notes.append(Problem(check_id, f"{written} {verb}: {reason}."))
             continue
         if name == "enable_utc":
             utc = (written, value)
@@ -720,12 +722,19 @@ def set_override(written: str, value: Any) -> None:
     changed()
 
 
-def clear_overrides() -> None:
-    """Forget every ``app.conf`` assignment and ``config_from_object`` (tests)."""
+def state() -> tuple:
+    """The app's configuration (``config_from_object`` and ``app.conf``), to restore (tests)."""
+    return _source, dict(_overrides), dict(_ignored_args)
+
+
+def restore(saved: tuple) -> None:
+    """Put back a configuration `state()` returned (tests)."""
     global _source
+    _source = saved[0]
     _overrides.clear()
+    _overrides.update(saved[1])
     _ignored_args.clear()
-    _source = None
+    _ignored_args.update(saved[2])
     changed()
 
 
