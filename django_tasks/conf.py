@@ -631,7 +631,10 @@ def _django_setting_names() -> list[str]:
 def _celery_settings() -> _Read:
     global _celery_cache
     if _celery_cache is None:
-        _celery_cache = _interpret(_source_items())
+        try:
+            _celery_cache = _interpret(_source_items())
+        except ImproperlyConfigured as exc:  # config_from_object's module does not import
+            _celery_cache = _Read({}, {}, {}, [Problem("django_tasks.E010", str(exc))], [])
     return _celery_cache
 
 

@@ -432,3 +432,35 @@ def test_a_routed_task_is_claimed_only_by_a_worker_of_its_queue(proj, settings, 
     from django_tasks.models import TaskMessage
 
     assert TaskMessage.objects.get(id=other.id).queue == "default"
+
+
+def test_config_from_a_module_that_does_not_import_is_an_error(proj):
+    app.config_from_object("tests.celeryproj.nope")
+    errors = messages("E")
+    assert errors[0][0] == "django_tasks.E010"
+    assert errors[0][1].startswith("app.config_from_object('tests.celeryproj.nope') cannot import")
+    with pytest.raises(ImproperlyConfigured, match=re.escape("cannot import it")):
+        conf.get("DEFAULT_QUEUE")
+    app.config_from_object("tests.celeryproj.nope", silent=True)
+    assert conf.get("DEFAULT_QUEUE") == "default"
+
+
+def test_on_after_fork_is_sent_in_each_forked_child():
+    import os
+
+    read_end, write_end = os.pipe()
+
+    @app.on_after_fork.connect
+    def forked(sender, **kwargs):
+        os.write(write_end, b"app" if sender is app else b"other")
+
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the receiver already ran
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read_end, 16) == b"app"
+    finally:
+        app.on_after_fork.disconnect(forked)
+        os.close(read_end)
+        os.close(write_end)
