@@ -8,7 +8,8 @@ django_tasks: background tasks for Django with Celery's task API, the database a
         return x + y
 """
 
-from .app import App, app
+from . import bootsteps
+from .app import App, Celery, app, current_app
 from .canvas import Signature, chain, group, signature
 from .log import get_task_logger
 from .result import AsyncResult, EagerResult, GroupResult
@@ -22,13 +23,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Celery",
     "AsyncResult",
     "EagerResult",
     "GroupResult",
     "Signature",
     "Task",
     "app",
+    "bootsteps",
     "chain",
+    "current_app",
     "get_task_logger",
     "group",
     "shared_task",

@@ -33,6 +33,7 @@ from .options import (
 )
 from .registry import tasks as registry
 from .request import current_request
+from .routing import destination
 from .serialization import encode_call, encode_call_text
 
 #: Call options stored as given when set.
@@ -67,13 +68,9 @@ def build_message(
     expires = options.get("expires")
     if expires is None and opts is not None:
         expires = opts.expires
-    queue = options.get("queue")
-    if queue is None:
-        queue = opts.queue if opts is not None else conf.get("DEFAULT_QUEUE")
+    # The call's queue/priority, the task's own, a route's (ROUTES), the settings' default.
+    queue, priority = destination(name, task, args, kwargs, options)
     check_queue(name, queue)
-    priority = options.get("priority")
-    if priority is None:
-        priority = opts.priority if opts is not None else conf.get("DEFAULT_PRIORITY")
     check_priority(name, priority)
     param_names = task._param_names() if task is not None else None
     wire_args, wire_kwargs = encode_call(name, args, kwargs, param_names)

@@ -204,8 +204,9 @@ class Broker:
         Held -> SUCCESS, FAILURE, RETRY (due at its eta, retries + 1), PENDING (Reject with
         requeue), REJECTED, REVOKED or IGNORED (a custom state set by ``update_state`` is kept).
         An outcome marked ``forget`` (``ignore_result``, ``replace()``) deletes the row and
-        its attempts instead. A row revoked or recovered meanwhile is left alone. Follow-up messages (chains,
-        links) are enqueued in the same transaction, so a crash never drops or doubles them.
+        its attempts instead. A row revoked or recovered meanwhile is left alone. Follow-up
+        messages (chains, links) are enqueued in the same transaction, so a crash never
+        drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
         """
         if not outcomes:

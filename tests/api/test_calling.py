@@ -314,7 +314,13 @@ def test_app_conf_reads_settings_by_celery_names(settings):
     with pytest.raises(
         AttributeError,
         match=re.escape(
-            "'CELERY_BROKER_URL' is not a DJANGO_TASKS setting (nor a Celery name for one)."
+            "'CELERY_BROKER_URL' is a Celery setting django_tasks ignores: "
+            "the database is the broker."
         ),
     ):
         app.conf.CELERY_BROKER_URL  # noqa: B018 - the attribute read is the test
+    with pytest.raises(
+        AttributeError,
+        match=re.escape("'CELERY_NOPE' is not a DJANGO_TASKS setting (nor a Celery name for one)."),
+    ):
+        app.conf.CELERY_NOPE  # noqa: B018 - the attribute read is the test

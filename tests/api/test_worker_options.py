@@ -36,10 +36,10 @@ def test_options_in_a_worker(burst):
     assert other.state == states.PENDING
     burst("-Q", "other")
     assert other.get() == "other"
-    # ignore_result: SUCCESS without a value; errors kept only when asked
-    assert (ignored.state, ignored.result) == (states.SUCCESS, None)
+    # ignore_result: no state kept (PENDING, as the guide says); errors kept only when asked
+    assert (ignored.state, ignored.result) == (states.PENDING, None)
     assert (kept.state, type(kept.result)) == (states.FAILURE, ValueError)
-    assert (dropped.state, dropped.result, dropped.traceback) == (states.FAILURE, None, None)
+    assert (dropped.state, dropped.result, dropped.traceback) == (states.PENDING, None, None)
     # typing=False: the bad call went through and fails in the worker, as the guide says
     assert untyped.state == states.FAILURE
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'y'"):
@@ -55,10 +55,10 @@ def test_settings_and_built_in_tasks_in_the_worker(burst):
     out = burst(
         extra={"IGNORE_RESULT": True, "REDIRECT_STDOUTS": False, "RESULT_EXPIRES": 3600}
     ).output()
-    # IGNORE_RESULT: the worker keeps no return value of any task
-    assert (result.state, result.result) == (states.SUCCESS, None)
+    # IGNORE_RESULT: the worker keeps no result of any task (its row is gone)
+    assert (result.state, result.result) == (states.PENDING, None)
     # REDIRECT_STDOUTS off: print writes to the worker's stdout as is, not to the log
-    assert "\nprinted raw\n" in out and printed.state == states.SUCCESS
+    assert "\nprinted raw\n" in out and printed.state == states.PENDING
     # backend_cleanup: finished rows older than RESULT_EXPIRES are gone
-    assert cleanup.state == states.SUCCESS
+    assert cleanup.state == states.PENDING  # ignore_result: it ran, and kept no row
     assert not TaskMessage.objects.filter(id=old.id).exists()
