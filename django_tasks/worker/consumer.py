@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from .. import conf
+from .. import conf, signals
+from ..exceptions import DecodeError
 from ..message import Message, Outcome
 from ..ratelimit import TokenBucket
+from ..serialization import format_traceback
+from ..trace import ExceptionInfo, request_for
 from .executor import ExecutorContext, execute, lookup
 
 logger = logging.getLogger("django_tasks.worker.consumer")
@@ -32,6 +35,8 @@ BATCH_SECONDS = 0.05
 FLUSH_SECONDS = 0.05
 #: --burst waits for rows due within this many seconds before it exits.
 BURST_HORIZON = 10.0
+#: The exception type an outcome names when the worker could not decode a message.
+_DECODE_ERROR = f"{DecodeError.__module__}.{DecodeError.__qualname__}"
 #: Exceptions of a task body that may mean our connection is gone.
 _DB_ERRORS = frozenset({"django.db.utils.OperationalError", "django.db.utils.InterfaceError"})
 #: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
@@ -147,6 +152,9 @@ class Consumer:
             self._wait_idle()
             return True
         logger.debug("claim worker=%s count=%d", self.config.name, len(messages))
+        if signals.task_received.has_listeners(self):
+            for message in messages:
+                signals.task_received.send(sender=self, request=self._request(message))
         deferred: list[tuple[str, float]] = []
         deferred_names: list[str] = []
         for i, message in enumerate(messages):
@@ -182,7 +190,7 @@ class Consumer:
                 deferred_names.append(task.name)
                 return
             began = time.monotonic()
-            outcome = execute(self.ctx, message, task, self.slot)
+            outcome = self._execute(message, task)
             runtime = time.monotonic() - began
             if outcome is not None and outcome.exc_type in _DB_ERRORS:
                 self._renew_if_broken()
@@ -190,10 +198,37 @@ class Consumer:
                 runtime if not self.processed else (0.8 * self._avg_runtime + 0.2 * runtime)
             )
             self.processed += 1
+        if outcome is not None and outcome.exc_type == _DECODE_ERROR:
+            signals.task_rejected.send(
+                sender=self, message=message, exc=DecodeError(outcome.exc_message)
+            )
         if outcome is not None:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(outcome)
+
+    def _execute(self, message: Message, task) -> Outcome | None:
+        """``execute``, sending ``task_internal_error`` when the worker fails around the body."""
+        try:
+            return execute(self.ctx, message, task, self.slot)
+        except Exception as exc:
+            if not self.broker.is_connection_error(exc):
+                einfo = ExceptionInfo(exc, format_traceback(exc))
+                signals.task_internal_error.send(
+                    sender=task,
+                    task_id=message.id,
+                    args=tuple(message.args),
+                    kwargs=dict(message.kwargs),
+                    request=self._request(message),
+                    exception=exc,
+                    traceback=exc.__traceback__,
+                    einfo=einfo,
+                )
+            raise
+
+    def _request(self, message: Message):
+        host, using = self.config.hostname, self.broker.using
+        return request_for(message, hostname=host, eager=False, using=using, stored=True)
 
     def _lease_ok(self) -> bool:
         return self.slot_file.lease_valid(conf.get("HEARTBEAT_TIMEOUT"))
