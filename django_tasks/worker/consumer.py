@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connections
+from django.utils import timezone
 
-from .. import conf, signals
+from .. import conf, signals, states
 from ..exceptions import DecodeError
 from ..message import Message, Outcome
 from ..ratelimit import TokenBucket
-from ..serialization import format_traceback
+from ..serialization import encode_exception, format_traceback
 from ..trace import ExceptionInfo, request_for
 from .executor import ExecutorContext, execute, lookup
 
@@ -154,7 +155,9 @@ class Consumer:
         logger.debug("claim worker=%s count=%d", self.config.name, len(messages))
         if signals.task_received.has_listeners(self):
             for message in messages:
-                signals.task_received.send(sender=self, request=self._request(message))
+                request = self._request(message)
+                if request is not None:  # an undecodable message is rejected, not received
+                    signals.task_received.send(sender=self, request=request)
         deferred: list[tuple[str, float]] = []
         deferred_names: list[str] = []
         for i, message in enumerate(messages):
@@ -208,27 +211,59 @@ class Consumer:
             self._pending.append(outcome)
 
     def _execute(self, message: Message, task) -> Outcome | None:
-        """``execute``, sending ``task_internal_error`` when the worker fails around the body."""
+        """
+        ``execute``; a failure of the worker around the body sends ``task_internal_error``.
+
+        Such a failure (bad options in the message, a broken start marker) ends the row
+        FAILURE with the error: the worker goes on, and the message is not claimed again
+        to fail the same way. A lost connection is not one: it propagates to ``run``.
+        """
         try:
             return execute(self.ctx, message, task, self.slot)
         except Exception as exc:
-            if not self.broker.is_connection_error(exc):
-                einfo = ExceptionInfo(exc, format_traceback(exc))
-                signals.task_internal_error.send(
-                    sender=task,
-                    task_id=message.id,
-                    args=tuple(message.args),
-                    kwargs=dict(message.kwargs),
-                    request=self._request(message),
-                    exception=exc,
-                    traceback=exc.__traceback__,
-                    einfo=einfo,
-                )
-            raise
+            if self.broker.is_connection_error(exc):
+                raise
+            self.slot.end()
+            einfo = ExceptionInfo(exc, format_traceback(exc))
+            logger.error(
+                "task id=%s name=%s state=FAILURE reason=internal-error worker=%s",
+                message.id,
+                message.name,
+                self.config.name,
+                exc_info=exc,
+            )
+            signals.task_internal_error.send(
+                sender=task,
+                task_id=message.id,
+                args=tuple(message.args),
+                kwargs=dict(message.kwargs),
+                request=self._request(message),
+                exception=exc,
+                traceback=exc.__traceback__,
+                einfo=einfo,
+            )
+            described = encode_exception(exc)
+            now = timezone.now()
+            return Outcome(
+                id=message.id,
+                state=states.FAILURE,
+                result={"exc_type": described["exc_type"], "exc_args": described["exc_args"]},
+                exc_type=described["exc_type"],
+                exc_message=described["exc_message"],
+                traceback=einfo.traceback,
+                retries=message.retries,
+                started_at=now,
+                finished_at=now,
+                worker=self.config.name,
+            )
 
     def _request(self, message: Message):
+        """The task's request for `message`, or None when its arguments cannot make one."""
         host, using = self.config.hostname, self.broker.using
-        return request_for(message, hostname=host, eager=False, using=using, stored=True)
+        try:
+            return request_for(message, hostname=host, eager=False, using=using, stored=True)
+        except (TypeError, ValueError):
+            return None
 
     def _lease_ok(self) -> bool:
         return self.slot_file.lease_valid(conf.get("HEARTBEAT_TIMEOUT"))
