@@ -191,7 +191,9 @@ def test_apply_retry_sends_task_retry_with_request_reason_einfo(received):
 
 
 @pytest.mark.django_db
-def test_publish_signals_have_the_task_name_as_sender_and_celerys_arguments():
+def test_publish_signals_have_the_task_name_as_sender_and_celerys_arguments(
+    django_capture_on_commit_callbacks,
+):
     seen = []
 
     @signals.before_task_publish.connect(sender="tests.tasks.add")
@@ -200,7 +202,8 @@ def test_publish_signals_have_the_task_name_as_sender_and_celerys_arguments():
         seen.append((signal.name, sorted(kwargs)))
 
     try:
-        tasks.add.delay(1, 2)
+        with django_capture_on_commit_callbacks(execute=True):
+            tasks.add.delay(1, 2)  # published at commit
     finally:
         signals.before_task_publish.disconnect(handler, sender="tests.tasks.add")
         signals.after_task_publish.disconnect(handler, sender="tests.tasks.add")

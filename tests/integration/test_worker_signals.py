@@ -92,7 +92,7 @@ def test_worker_signals_carry_celerys_argument_names(runtasks, signal_log, wait_
     init = _one(records, "celeryd_init")
     assert init["arguments"] == ["conf", "instance", "options", "sender", "signal"]
     assert init["sender"] == HOST
-    assert init["values"]["instance"] == "Worker"
+    assert init["values"]["instance"] == "Supervisor"
     assert {"concurrency", "queues", "pool", "hostname", "loglevel"} <= set(
         init["values"]["options"]
     )
@@ -101,7 +101,7 @@ def test_worker_signals_carry_celerys_argument_names(runtasks, signal_log, wait_
     assert setup["sender"] == HOST
     for name in ("worker_init", "worker_ready", "worker_shutdown"):
         assert _one(records, name)["arguments"] == ["sender", "signal"]
-        assert _one(records, name)["sender"] == "Worker"
+        assert _one(records, name)["sender"] == "Supervisor"
     assert _one(records, "worker_process_init")["arguments"] == ["sender", "signal"]
     assert _one(records, "worker_process_init")["sender"] is None
 
