@@ -7,10 +7,13 @@ import logging
 import sys
 from typing import Any
 
+from . import signals
 from .request import current_request
 
 #: The parent of every task logger (Celery's ``celery.task``).
 TASK_LOGGER = "django_tasks.task"
+#: The worker's log format when it sets up logging itself (no LOGGING handler applies).
+WORKER_LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(process)d] %(name)s: %(message)s"
 
 
 class TaskContextFilter(logging.Filter):
@@ -114,3 +117,38 @@ def redirect_stdouts_to_logger(
     if stderr:
         sys.stderr = proxy
     return proxy
+
+
+def setup_logging_subsystem(
+    loglevel: Any = "INFO",
+    logfile: str | None = None,
+    format: str = WORKER_LOG_FORMAT,  # noqa: A002 - Celery's argument name
+    colorize: bool = False,
+) -> bool:
+    """
+    Set up the worker's logging, or leave it to ``setup_logging`` receivers; True if left.
+
+    Celery's order: ``setup_logging`` is sent first, and when any receiver is connected
+    the worker configures nothing (nor redirects stdout). Otherwise the ``django_tasks``
+    logger gets `loglevel`, and a handler (stderr, or `logfile`) in `format` when neither
+    it nor the root logger has one (``LOGGING`` wins); then ``after_setup_logger`` and
+    ``after_setup_task_logger`` are sent with the loggers configured.
+    """
+    level = _level(loglevel)
+    if signals.setup_logging.send(
+        sender=None, loglevel=level, logfile=logfile, format=format, colorize=colorize
+    ):
+        return True
+    root, ours = logging.getLogger(), logging.getLogger("django_tasks")
+    ours.setLevel(level)
+    if not root.handlers and not ours.handlers:
+        handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(format))
+        ours.addHandler(handler)
+        ours.propagate = False
+    options = {"loglevel": level, "logfile": logfile, "format": format, "colorize": colorize}
+    signals.after_setup_logger.send(sender=None, logger=ours, **options)
+    signals.after_setup_task_logger.send(
+        sender=None, logger=logging.getLogger(TASK_LOGGER), **options
+    )
+    return False

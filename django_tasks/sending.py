@@ -277,7 +277,7 @@ def _body(message: Message) -> tuple:
 
 def _before_publish(messages: Sequence[Message]) -> Sequence[Message]:
     """Send ``before_task_publish``; headers its receivers add are kept in the message."""
-    if not signals.before_task_publish.has_listeners():
+    if not signals.before_task_publish.receivers:
         return messages
     out = []
     for message in messages:
@@ -300,7 +300,7 @@ def _before_publish(messages: Sequence[Message]) -> Sequence[Message]:
 
 
 def _after_publish(messages: Sequence[Message]) -> None:
-    if not signals.after_task_publish.has_listeners():
+    if not signals.after_task_publish.receivers:
         return
     for message in messages:
         signals.after_task_publish.send(
@@ -309,6 +309,4 @@ def _after_publish(messages: Sequence[Message]) -> None:
             exchange="",
             routing_key=message.queue,
             headers=_headers(message),
-            task_id=message.id,
-            message=message,
         )

@@ -41,3 +41,7 @@ if django.VERSION >= (6, 0):
             "QUEUES": ["default", "other"],
         }
     }
+
+if os.environ.get("TESTS_SIGNAL_LOG"):
+    # tests/integration/test_worker_signals.py: the worker imports receivers of every signal.
+    DJANGO_TASKS["IMPORTS"] = ["tests.signal_receivers"]

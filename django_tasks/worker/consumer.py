@@ -17,10 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connections
+from django.utils import timezone
 
-from .. import conf
+from .. import conf, signals, states
+from ..exceptions import DecodeError
 from ..message import Message, Outcome
 from ..ratelimit import TokenBucket
+from ..serialization import encode_exception, format_traceback
+from ..trace import ExceptionInfo, request_for
 from .executor import ExecutorContext, execute, lookup
 
 logger = logging.getLogger("django_tasks.worker.consumer")
@@ -32,6 +36,8 @@ BATCH_SECONDS = 0.05
 FLUSH_SECONDS = 0.05
 #: --burst waits for rows due within this many seconds before it exits.
 BURST_HORIZON = 10.0
+#: The exception type an outcome names when the worker could not decode a message.
+_DECODE_ERROR = f"{DecodeError.__module__}.{DecodeError.__qualname__}"
 #: With LISTEN/NOTIFY, idle consumers still poll this often (a safety net).
 NOTIFY_SAFETY_POLL = 10.0
 
@@ -146,6 +152,11 @@ class Consumer:
             self._wait_idle()
             return True
         logger.debug("claim worker=%s count=%d", self.config.name, len(messages))
+        if signals.task_received.has_listeners(self):
+            for message in messages:
+                request = self._request(message)
+                if request is not None:  # an undecodable message is rejected, not received
+                    signals.task_received.send(sender=self, request=request)
         deferred: list[tuple[str, float]] = []
         deferred_names: list[str] = []
         for i, message in enumerate(messages):
@@ -181,7 +192,7 @@ class Consumer:
                 deferred_names.append(task.name)
                 return
             began = time.monotonic()
-            outcome = execute(self.ctx, message, task, self.slot)
+            outcome = self._execute(message, task)
             runtime = time.monotonic() - began
             if outcome is not None and outcome.exc_type:
                 # The body raised: if a database error went through our connection, Django
@@ -191,10 +202,69 @@ class Consumer:
                 runtime if not self.processed else (0.8 * self._avg_runtime + 0.2 * runtime)
             )
             self.processed += 1
+        if outcome is not None and outcome.exc_type == _DECODE_ERROR:
+            signals.task_rejected.send(
+                sender=self, message=message, exc=DecodeError(outcome.exc_message)
+            )
         if outcome is not None:
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(outcome)
+
+    def _execute(self, message: Message, task) -> Outcome | None:
+        """
+        ``execute``; a failure of the worker around the body sends ``task_internal_error``.
+
+        Such a failure (bad options in the message, a broken start marker) ends the row
+        FAILURE with the error: the worker goes on, and the message is not claimed again
+        to fail the same way. A lost connection is not one: it propagates to ``run``.
+        """
+        try:
+            return execute(self.ctx, message, task, self.slot)
+        except Exception as exc:
+            if self.broker.is_connection_error(exc):
+                raise
+            self.slot.end()
+            einfo = ExceptionInfo(exc, format_traceback(exc))
+            logger.error(
+                "task id=%s name=%s state=FAILURE reason=internal-error worker=%s",
+                message.id,
+                message.name,
+                self.config.name,
+                exc_info=exc,
+            )
+            signals.task_internal_error.send(
+                sender=task,
+                task_id=message.id,
+                args=tuple(message.args),
+                kwargs=dict(message.kwargs),
+                request=self._request(message),
+                exception=exc,
+                traceback=exc.__traceback__,
+                einfo=einfo,
+            )
+            described = encode_exception(exc)
+            now = timezone.now()
+            return Outcome(
+                id=message.id,
+                state=states.FAILURE,
+                result={"exc_type": described["exc_type"], "exc_args": described["exc_args"]},
+                exc_type=described["exc_type"],
+                exc_message=described["exc_message"],
+                traceback=einfo.traceback,
+                retries=message.retries,
+                started_at=now,
+                finished_at=now,
+                worker=self.config.name,
+            )
+
+    def _request(self, message: Message):
+        """The task's request for `message`, or None when its arguments cannot make one."""
+        host, using = self.config.hostname, self.broker.using
+        try:
+            return request_for(message, hostname=host, eager=False, using=using, stored=True)
+        except (TypeError, ValueError):
+            return None
 
     def _lease_ok(self) -> bool:
         return self.slot_file.lease_valid(conf.get("HEARTBEAT_TIMEOUT"))

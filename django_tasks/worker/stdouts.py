@@ -13,9 +13,14 @@ logger = logging.getLogger("django_tasks.task.stdout")
 
 
 @contextmanager
-def redirect_stdouts():
-    """Send stdout writes (a task's ``print``) to the log while the consumer runs."""
-    if not conf.get("REDIRECT_STDOUTS"):
+def redirect_stdouts(enabled: bool = True):
+    """
+    Send stdout writes (a task's ``print``) to the log while the consumer runs.
+
+    `enabled` is False when a ``setup_logging`` receiver took logging over: then, as in
+    Celery, the worker leaves the streams alone too.
+    """
+    if not enabled or not conf.get("REDIRECT_STDOUTS"):
         yield
         return
     level = logging.getLevelName(conf.get("REDIRECT_STDOUTS_LEVEL"))

@@ -16,12 +16,13 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 from django.db import connections
 
-from .. import conf, states
+from .. import conf, signals, states
+from ..log import setup_logging_subsystem
 from ..message import Outcome
 from .consumer import Consumer, ConsumerConfig
 from .maintenance import DeadWorkerRecovery
@@ -71,6 +72,8 @@ class Supervisor:
     soft_time_limit: float | None = None
     hostname: str | None = None
     using: str | None = None
+    #: The level of the ``django_tasks`` loggers (``-l``); see ``log.setup_logging_subsystem``.
+    loglevel: str = "INFO"
 
     def __post_init__(self) -> None:
         from ..broker import get_broker
@@ -78,6 +81,12 @@ class Supervisor:
         conf.check()
         if self.pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(POOLS)}, not {self.pool!r}.")
+        self.hostname = self.hostname or socket.gethostname()
+        # Celery's first signal: only the app and the host name are set on the instance yet.
+        options = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "app"}
+        signals.celeryd_init.send(
+            sender=self.hostname, instance=self, conf=self.app.conf, options=options
+        )
         self.concurrency = self.concurrency or os.cpu_count() or 1
         if self.pool == "solo":
             self.concurrency = 1
@@ -86,7 +95,6 @@ class Supervisor:
         self.max_memory_per_child = self.max_memory_per_child or conf.get("MAX_MEMORY_PER_CHILD")
         self.time_limit = self.time_limit or conf.get("TIME_LIMIT")
         self.soft_time_limit = self.soft_time_limit or conf.get("SOFT_TIME_LIMIT")
-        self.hostname = self.hostname or socket.gethostname()
         self.broker = get_broker(self.using)
         self.name = f"{self.hostname}.{os.getpid()}"
         self._stop = 0  # 0 running, 1 warm, 2 cold
@@ -102,12 +110,17 @@ class Supervisor:
             self.concurrency,
         )
         self._consumers: list[Consumer] = []
+        signals.worker_init.send(sender=self)
+        #: Did a setup_logging receiver take logging over (then stdout is not redirected)?
+        self.custom_logging = setup_logging_subsystem(self.loglevel)
 
     # -- entry ---------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve until stopped; return 0 after a warm shutdown or burst, 1 after a cold one."""
         self._install_signals()
+        # Receivers may still change the queues here (Celery's use of this signal).
+        signals.celeryd_after_setup.send(sender=self.hostname, instance=self, conf=self.app.conf)
         if not self._register_supervisor():
             self.slots.remove()
             logger.info("worker name=%s event=stop before-start", self.name)
@@ -125,6 +138,7 @@ class Supervisor:
             else:
                 self._run_in_process()
         finally:
+            signals.worker_shutdown.send(sender=self)
             self._unregister()
             self.slots.remove()
         logger.info("worker name=%s event=stop", self.name)
@@ -188,6 +202,12 @@ class Supervisor:
             kind,
             signal.Signals(signum).name,
         )
+        signals.worker_shutting_down.send(
+            sender=self.hostname,
+            sig=signal.Signals(signum).name,
+            how=kind.capitalize(),
+            exitcode=0 if self._stop == 1 else 1,
+        )
         for consumer in self._consumers:
             consumer.stop()
         if self.pool == "prefork":
@@ -203,6 +223,7 @@ class Supervisor:
     def _run_prefork(self) -> None:
         for index in range(self.concurrency):
             self._spawn(index)
+        signals.worker_ready.send(sender=self)
         last_beat = last_revoke = last_upkeep = time.monotonic()
         while self._children:
             self._reap()
@@ -231,10 +252,12 @@ class Supervisor:
         """One statement for this process and its consumers; then renew their lease."""
         self.broker.heartbeat(self.name)
         self.slots.renew_lease()
+        signals.heartbeat_sent.send(sender=self)
 
     def _spawn(self, index: int) -> None:
         slot: Slot = self.slots[index]
         slot.end()
+        signals.worker_before_create_process.send(sender=self)
         # A socket shared by two processes corrupts both: the child opens its own.
         connections.close_all()
         pid = os.fork()
@@ -245,6 +268,7 @@ class Supervisor:
             except BaseException:
                 logger.exception("worker child crashed")
             finally:
+                signals.worker_process_shutdown.send(sender=None, pid=os.getpid(), exitcode=code)
                 logging.shutdown()
                 os._exit(code)
         name = f"{self.hostname}.{pid}"
@@ -266,8 +290,9 @@ class Supervisor:
 
         signal.signal(signal.SIGTERM, warm)
         _die_with_parent(signal.SIGTERM)
+        signals.worker_process_init.send(sender=None)
         self._register_consumer(consumer)
-        with redirect_stdouts():
+        with redirect_stdouts(enabled=not self.custom_logging):
             reason = consumer.run()
         try:
             self.broker.unregister(consumer.config.name, start_marker=slot.start_marker)
@@ -443,9 +468,21 @@ class Supervisor:
         for consumer in self._consumers:
             self._register_consumer(consumer)
         upkeep = threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True)
-        with redirect_stdouts():
+        # This process is the pool: it starts and ends as one pool process does.
+        signals.worker_process_init.send(sender=None)
+        try:
+            self._serve_in_process(upkeep)
+        finally:
+            self._done = True
+            signals.worker_process_shutdown.send(
+                sender=None, pid=pid, exitcode=1 if self._stop >= 2 else 0
+            )
+
+    def _serve_in_process(self, upkeep: threading.Thread) -> None:
+        with redirect_stdouts(enabled=not self.custom_logging):
             if self.pool == "solo":
                 upkeep.start()
+                signals.worker_ready.send(sender=self)
                 self._run_consumer(self._consumers[0])
             else:
                 threads = [
@@ -455,12 +492,12 @@ class Supervisor:
                 for t in threads:
                     t.start()
                 upkeep.start()
+                signals.worker_ready.send(sender=self)
                 while any(t.is_alive() for t in threads):
                     if self._stop >= 2:
                         break
                     for t in threads:
                         t.join(timeout=TICK)
-        self._done = True
 
     def _run_consumer(self, consumer: Consumer) -> None:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -91,7 +90,6 @@ class Command(BaseCommand):
             conf.check()
         except Exception as exc:
             raise CommandError(str(exc)) from exc
-        _configure_logging(options["loglevel"])
         soft, hard = options["soft_time_limit"], options["time_limit"]
         limits = conf.limits_problem(soft, hard, lambda key: "--" + key.replace("_", "-"))
         if limits:
@@ -107,21 +105,8 @@ class Command(BaseCommand):
             time_limit=hard,
             soft_time_limit=soft,
             hostname=options["hostname"],
+            loglevel=options["loglevel"],
         )
         code = worker.run()
         if code:
             sys.exit(code)
-
-
-def _configure_logging(level: str) -> None:
-    """Log django_tasks (and task loggers) to stderr at `level` unless LOGGING says otherwise."""
-    root = logging.getLogger()
-    ours = logging.getLogger("django_tasks")
-    ours.setLevel(level)
-    if not root.handlers and not ours.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("[%(asctime)s: %(levelname)s/%(process)d] %(name)s: %(message)s")
-        )
-        ours.addHandler(handler)
-        ours.propagate = False
