@@ -231,10 +231,10 @@ def send(
         write()
 
 
-def _headers(message: Message) -> dict[str, Any]:
+def _standard_headers(message: Message) -> dict[str, Any]:
+    """Celery's protocol headers of `message` (what receivers of the publish signals read)."""
     o = message.options
     return {
-        **(o.get("headers") or {}),
         "lang": "py",
         "task": message.name,
         "id": message.id,
@@ -248,20 +248,9 @@ def _headers(message: Message) -> dict[str, Any]:
     }
 
 
-_STANDARD_HEADERS = frozenset(
-    {
-        "lang",
-        "task",
-        "id",
-        "eta",
-        "expires",
-        "retries",
-        "group",
-        "root_id",
-        "parent_id",
-        "timelimit",
-    }
-)
+def _headers(message: Message) -> dict[str, Any]:
+    """The user's ``headers=`` under Celery's standard ones."""
+    return {**(message.options.get("headers") or {}), **_standard_headers(message)}
 
 
 def _body(message: Message) -> tuple:
@@ -281,7 +270,8 @@ def _before_publish(messages: Sequence[Message]) -> Sequence[Message]:
         return messages
     out = []
     for message in messages:
-        headers = _headers(message)
+        standard = _standard_headers(message)
+        headers = {**(message.options.get("headers") or {}), **standard}
         signals.before_task_publish.send(
             sender=message.name,
             body=_body(message),
@@ -292,7 +282,7 @@ def _before_publish(messages: Sequence[Message]) -> Sequence[Message]:
             declare=[],
             retry_policy=None,
         )
-        added = {k: v for k, v in headers.items() if k not in _STANDARD_HEADERS}
+        added = {k: v for k, v in headers.items() if k not in standard}
         if added != (message.options.get("headers") or {}):
             message = replace(message, options={**message.options, "headers": added})
         out.append(message)
