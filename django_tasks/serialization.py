@@ -59,9 +59,12 @@ class _Encoder(json.JSONEncoder):
             return _marker("timedelta", duration_iso_string(o))
         if isinstance(o, bytes):
             try:
-                return _marker("bytes", o.decode("utf-8"))
+                text = o.decode("utf-8")
             except UnicodeDecodeError:
-                return _marker("base64", base64.b64encode(o).decode("ascii"))
+                text = None
+            if text is not None and "\x00" not in text:  # NUL: no database stores it in text
+                return _marker("bytes", text)
+            return _marker("base64", base64.b64encode(o).decode("ascii"))
         return super().default(o)
 
 
@@ -136,13 +139,62 @@ def dumps(value: Any) -> str:
     """
     Encode ``value`` as compact JSON text, with type markers for the values JSON lacks.
 
-    Raises ``TypeError`` for a value of no supported type and ``ValueError`` for NaN or
-    infinite floats (a ``Decimal('NaN')`` is fine: its marker holds the text "NaN").
+    Raises ``TypeError`` for a value of no supported type and ``ValueError`` for what no
+    database stores as JSON: NaN or infinite floats (a ``Decimal('NaN')`` is fine: its
+    marker holds the text "NaN"), text holding NUL or a lone surrogate, an int too long to
+    print, nesting too deep to encode.
     """
-    text = _ENCODER.encode(value)
+    try:
+        text = _ENCODER.encode(value)
+    except RecursionError:
+        raise ValueError("nested too deeply to encode") from None
+    # NUL and lone surrogates leave the encoder as escapes (PostgreSQL's jsonb refuses both,
+    # and a lone surrogate is no UTF-8 at all); a pair of surrogate escapes is one character.
+    if ("\\u0000" in text or "\\ud" in text) and _unstorable_text(value):
+        raise ValueError("text holding NUL or a lone surrogate cannot be stored")
     if _TYPE_KEY in text and _holds_marker_keys(value):
         text = _ENCODER.encode(_escaped(value))
     return text
+
+
+def _unstorable_text(value: Any) -> bool:
+    """Does `value` hold a string (or key) with NUL or a lone surrogate?"""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+    return False
+
+
+def storable_text(text: str) -> str:
+    """`text` as any database column stores it: NUL and lone surrogates escaped."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def safe_repr(value: Any, limit: int = 1000) -> str:
+    """``repr(value)``, cut to `limit` characters; never raises (a broken ``__repr__``)."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__, or an int too long to print
+        return f"<{type(value).__name__} (repr failed)>"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def decode(text: str | bytes | None) -> Any:
@@ -189,18 +241,20 @@ def check_serializer(where: str, value: Any) -> None:
     )
 
 
-def _first_bad(value: Any) -> Any:
+def _first_bad(value: Any, depth: int = 0) -> Any:
     """Return the innermost value that cannot be encoded (for the error message)."""
+    if depth > 50:  # nested too deeply: the value itself says enough
+        return value
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str | int | float | bool) and k is not None:
                 return k
             if _fails(v):
-                return _first_bad(v)
+                return _first_bad(v, depth + 1)
     elif isinstance(value, list | tuple):
         for v in value:
             if _fails(v):
-                return _first_bad(v)
+                return _first_bad(v, depth + 1)
     return value
 
 
@@ -253,10 +307,10 @@ def encode_call_text(
 
 def _raise(task_name: str, param: str, value: Any) -> None:
     bad = _first_bad(value)
-    inner = "" if bad is value else f" (it holds {bad!r})"
+    inner = "" if bad is value else f" (it holds {safe_repr(bad)})"
     raise EncodeError(
-        f"Task {task_name!r} argument {param!r} is not JSON serializable: {value!r}{inner}; "
-        "pass its id or a JSON value."
+        f"Task {task_name!r} argument {param!r} is not JSON serializable: "
+        f"{safe_repr(value)}{inner}; pass its id or a JSON value."
     )
 
 
@@ -267,7 +321,7 @@ def encode_result(task_name: str, value: Any) -> Any:
     except (TypeError, ValueError):
         bad = _first_bad(value)
         raise EncodeError(
-            f"Task {task_name!r} returned a value that is not JSON serializable: {bad!r}."
+            f"Task {task_name!r} returned a value that is not JSON serializable: {safe_repr(bad)}."
         ) from None
 
 

@@ -208,3 +208,44 @@ def retry_with_a_later_date(self, when):
     if self.request.retries == 0:
         raise self.retry(args=(when + timedelta(days=1),), countdown=0)
     return [type(when).__name__, when]
+
+
+# -- bad data (tests/hardening) ------------------------------------------------------------
+
+#: Values no database column can store, by the name a test passes.
+BAD_VALUES = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "nul": "a\x00b",
+    "surrogate": "a\ud800b",
+}
+
+
+@app.task
+def return_bad(kind: str):
+    """Return a value JSON or the database cannot store."""
+    return BAD_VALUES[kind]
+
+
+@app.task
+def raise_bad(kind: str):
+    """Raise an exception whose argument (and message) JSON or the database cannot store."""
+    raise ValueError(BAD_VALUES[kind])
+
+
+@app.task
+def leave_transaction_open() -> str:
+    """Open a transaction and return without closing it."""
+    from django.db import transaction
+
+    transaction.atomic().__enter__()
+    connection.cursor().execute("SELECT 1")
+    return "left open"
+
+
+@app.task
+def exit_task(kind: str):
+    """Raise SystemExit or KeyboardInterrupt from the body."""
+    if kind == "exit":
+        raise SystemExit(3)
+    raise KeyboardInterrupt()

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from .. import states
 from ..message import Message, Outcome
-from ..serialization import revive, to_json
+from ..serialization import revive, storable_text, to_json
 from . import codec, predicates
 from .predicates import CLAIMABLE, CLAIMED, FINISHED, UNFINISHED, StateSet
 
@@ -44,6 +44,23 @@ logger = logging.getLogger(__name__)
 
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
+_ENCODE_ERROR = "django_tasks.exceptions.EncodeError"
+
+
+def _refused(o: Outcome, exc: BaseException) -> Outcome:
+    """The FAILURE recorded instead of outcome `o`, which the database refused."""
+    text = storable_text(f"The database refused to store the task's {o.state} outcome: {exc}")
+    return Outcome(
+        id=o.id,
+        state=states.FAILURE,
+        result={"exc_type": _ENCODE_ERROR, "exc_args": [text]},
+        exc_type=_ENCODE_ERROR,
+        exc_message=text,
+        retries=o.retries,
+        started_at=o.started_at,
+        finished_at=o.finished_at,
+        worker=o.worker,
+    )
 
 
 #: Outcomes a vendor may write for a whole batch in one statement.
@@ -176,7 +193,7 @@ class Broker:
                 .order_by("claim_seq")
                 .values_list(*codec.CLAIMED_COLUMNS, "is_expired")
             )
-            return [codec.decode(r, loads=revive) for r in rows]
+            return codec.decode_claimed(rows, loads=revive)
 
     def ack(self, worker: str, message: Message) -> bool:
         """
@@ -208,9 +225,38 @@ class Broker:
         messages (chains, links) are enqueued in the same transaction, so a crash never
         drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
+        A batch the database refuses is recorded again row by row, so one bad outcome costs
+        only its own row: that row ends FAILURE (``EncodeError``) saying what was refused.
         """
         if not outcomes:
             return
+        try:
+            self._finish_batch(worker, outcomes)
+        except (DatabaseError, TypeError, ValueError) as exc:
+            if self.is_connection_error(exc):
+                raise
+            logger.warning(
+                "finish worker=%s count=%d event=batch-refused error=%r: row by row",
+                worker,
+                len(outcomes),
+                exc,
+            )
+            for o in outcomes:
+                try:
+                    self._finish_batch(worker, [o])
+                except (DatabaseError, TypeError, ValueError) as row_exc:
+                    if self.is_connection_error(row_exc):
+                        raise
+                    logger.error(
+                        "task id=%s state=FAILURE reason=outcome-refused worker=%s error=%r",
+                        o.id,
+                        worker,
+                        row_exc,
+                    )
+                    self._finish_batch(worker, [_refused(o, row_exc)])
+
+    def _finish_batch(self, worker: str, outcomes: Sequence[Outcome]) -> None:
+        """``finish`` for a whole batch in one transaction (it raises if one row fails)."""
         with transaction.atomic(using=self.using):
             # ignore_result and replace(): the row is deleted, not recorded (Celery keeps
             # no state for them); a replacement that reuses the id is enqueued after.

@@ -11,12 +11,14 @@ RETURNING): one place to change when a column is added.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from .. import serialization
+from ..exceptions import DecodeError
 from ..message import Message, Outcome
-from ..serialization import to_json
+from ..serialization import safe_repr, to_json
 
 #: The columns ``enqueue_values`` gives, in order; the others take their insert defaults.
 ENQUEUE_COLUMNS = (
@@ -91,6 +93,47 @@ def _same(value: Any) -> Any:
     return value
 
 
+#: Option types a stored row must respect: the worker reads these keys.
+_NUMBER = (int, float)
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "time_limit": _NUMBER,
+    "soft_time_limit": _NUMBER,
+    "max_retries": (int,),
+    "chain": (list,),
+    "link": (list,),
+    "link_error": (list,),
+    "headers": (dict,),
+    "acks_late": (bool,),
+    "track_started": (bool,),
+    "ignore_result": (bool,),
+    "parent_id": (str,),
+    "root_id": (str,),
+    "group_id": (str,),
+}
+
+
+def _bad(name: Any, column: str, value: Any, expected: str) -> DecodeError:
+    return DecodeError(
+        f"Task {name!r} row column {column!r} holds {safe_repr(value, 200)}, not {expected}."
+    )
+
+
+def _check_options(name: Any, options: Any) -> None:
+    if not isinstance(options, dict):
+        raise _bad(name, "options", options, "an object")
+    for key, kinds in _OPTION_TYPES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        wrong = not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool))
+        if not wrong and kinds is _NUMBER and not value > 0:
+            wrong = True  # NaN, zero and negative limits too
+        if not wrong and kinds == (list,) and not all(isinstance(i, dict) for i in value):
+            wrong = True
+        if wrong:
+            raise _bad(name, f"options.{key}", value, f"a {'/'.join(k.__name__ for k in kinds)}")
+
+
 def decode(
     row: Sequence[Any],
     loads: Callable[[Any], Any] = serialization.decode,
@@ -102,7 +145,8 @@ def decode(
     `loads` decodes the JSON columns, type markers included (``serialization.revive`` when
     the ORM parsed them already);
     `to_datetime` turns the database's eta and expires into aware datetimes (SQLite returns
-    text from raw statements).
+    text from raw statements). Raises ``DecodeError`` naming the column and the value when
+    the row is not one a sender writes (args not a list, options not an object, ...).
     """
     (
         task_id,
@@ -119,20 +163,68 @@ def decode(
         claim_seq,
         expired,
     ) = row
+    values = {}
+    for column, text in (("args", args), ("kwargs", kwargs), ("options", options)):
+        try:
+            values[column] = loads(text)
+            if values[column] is None and column != "args":
+                values[column] = {}  # an old row's empty kwargs or options
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise _bad(name, column, text, f"JSON ({exc})") from None
+    if not isinstance(values["args"], list):
+        raise _bad(name, "args", values["args"], "a list")
+    if not isinstance(values["kwargs"], dict):
+        raise _bad(name, "kwargs", values["kwargs"], "an object")
+    _check_options(name, values["options"])
+    dates = {}
+    for column, value in (("eta", eta), ("expires", expires)):
+        dates[column] = to_datetime(value)
+        if dates[column] is not None and not isinstance(dates[column], datetime):
+            raise _bad(name, column, value, "a date and time")
     return Message(
         id=task_id,
         name=name,
-        args=tuple(loads(args) or ()),
-        kwargs=loads(kwargs) or {},
+        args=tuple(values["args"]),
+        kwargs=values["kwargs"],
         queue=queue,
         priority=priority,
         retries=retries,
-        eta=to_datetime(eta),
-        expires=to_datetime(expires),
-        options={**(loads(options) or {}), "expired": bool(expired)},
+        eta=dates["eta"],
+        expires=dates["expires"],
+        options={**values["options"], "expired": bool(expired)},
         redelivered=bool(redelivered),
         claim_seq=claim_seq or 0,
     )
+
+
+def decode_claimed(
+    rows: Iterable[Sequence[Any]],
+    loads: Callable[[Any], Any] = serialization.decode,
+    to_datetime: Callable[[Any], Any] = _same,
+) -> list[Message]:
+    """
+    The messages of claimed rows, in claim order; a row ``decode`` refuses is kept.
+
+    Such a row comes back as a message with no arguments whose ``decode_error`` option says
+    why: the worker ends it FAILURE with that reason at once (it is never given back to be
+    claimed again, and the rest of the batch runs).
+    """
+    out = []
+    for row in sorted(rows, key=lambda r: r[11] or 0):  # claim_seq: the order they run
+        try:
+            out.append(decode(row, loads, to_datetime))
+        except DecodeError as exc:
+            out.append(
+                Message(
+                    id=row[0],
+                    name=str(row[1]),
+                    queue=str(row[4]),
+                    retries=row[6] if isinstance(row[6], int) else 0,
+                    options={"decode_error": str(exc)},
+                    claim_seq=row[11] or 0,
+                )
+            )
+    return out
 
 
 #: The columns a final outcome (SUCCESS, FAILURE, REVOKED, REJECTED) writes, in order; the

@@ -122,6 +122,31 @@ NEXT_DUE = f"""
 ESTIMATED_COUNT = "SELECT reltuples FROM pg_class WHERE oid = %s::regclass"
 
 
+_LENIENT_LOADER = None
+
+
+def _lenient_timestamptz_loader():
+    """
+    A timestamptz loader that returns 'infinity' and '-infinity' as text, not raising.
+
+    For claims only: psycopg cannot load them into a datetime, and one such row written by
+    hand would fail the whole claim's fetch (and be claimed again, forever). As text, the
+    codec ends that row with a ``DecodeError`` naming the column.
+    """
+    global _LENIENT_LOADER
+    if _LENIENT_LOADER is None:
+        from psycopg.types.datetime import TimestamptzLoader
+
+        class LenientTimestamptzLoader(TimestamptzLoader):
+            def load(self, data):
+                if bytes(data).endswith(b"infinity"):
+                    return bytes(data).decode()
+                return super().load(data)
+
+        _LENIENT_LOADER = LenientTimestamptzLoader
+    return _LENIENT_LOADER
+
+
 def _values(m: Message, dumps_options) -> tuple:
     """A message's 14 values (codec.ENQUEUE_COLUMNS), as ENQUEUE, ENQUEUE_ONE and COPY take them."""
     return codec.enqueue_values(m, *m.wire_args(), dumps_options(m.options))
@@ -132,7 +157,7 @@ class PostgreSQLBroker(Broker):
     supports_notify = True
     insert_batch_size = 5000
 
-    def _execute(self, sql: str, params: Any):
+    def _execute(self, sql: str, params: Any, lenient_dates: bool = False):
         """
         Run one of this module's statements as a server-side prepared statement.
 
@@ -148,6 +173,8 @@ class PostgreSQLBroker(Broker):
         connection.ensure_connection()
         with connection.wrap_database_errors:
             cursor = psycopg.Cursor(connection.connection)
+            if lenient_dates:
+                cursor.adapters.register_loader("timestamptz", _lenient_timestamptz_loader())
             cursor.execute(sql, params, prepare=True)
             return cursor
 
@@ -208,11 +235,11 @@ class PostgreSQLBroker(Broker):
         cursor = self._execute(
             CLAIM,
             {"queues": list(queues), "limit": limit, "worker": worker, "first_seq": first_seq},
+            lenient_dates=True,
         )
         with self.connection.wrap_database_errors:
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: r[11])  # claim_seq: the order the worker runs them
-        return [codec.decode(r) for r in rows]
+        return codec.decode_claimed(rows)
 
     def ack(self, worker: str, message: Message) -> bool:
         cursor = self._execute(ACK, {"id": message.id, "worker": worker})

@@ -116,8 +116,7 @@ class SQLiteBroker(Broker):
         with self.connection.cursor() as cursor:
             cursor.execute(sql, [worker, first_seq, *queues, limit])
             rows = cursor.fetchall()
-        rows.sort(key=lambda r: r[11])  # claim_seq: the order the worker runs them
-        return [codec.decode(r, to_datetime=self._datetime) for r in rows]
+        return codec.decode_claimed(rows, to_datetime=self._datetime)
 
     def listen(self) -> DataVersionWatcher | None:
         """Watch the database file for commits by other connections (no NOTIFY here)."""
@@ -131,7 +130,12 @@ class SQLiteBroker(Broker):
             return None
         from django.utils.dateparse import parse_datetime
 
-        parsed = parse_datetime(value) if isinstance(value, str) else value
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else value
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return value  # not a date: the codec names the column and the value
         if parsed is not None and settings.USE_TZ and timezone.is_naive(parsed):
             parsed = parsed.replace(tzinfo=UTC)
         return parsed

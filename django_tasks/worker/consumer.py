@@ -25,7 +25,7 @@ from ..message import Message, Outcome
 from ..ratelimit import TokenBucket
 from ..serialization import encode_exception, format_traceback
 from ..trace import ExceptionInfo, request_for
-from .executor import ExecutorContext, execute, lookup
+from .executor import ExecutorContext, execute, lookup, storable
 
 logger = logging.getLogger("django_tasks.worker.consumer")
 
@@ -207,6 +207,7 @@ class Consumer:
                 sender=self, message=message, exc=DecodeError(outcome.exc_message)
             )
         if outcome is not None:
+            outcome = storable(message, outcome)
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(outcome)
@@ -261,6 +262,8 @@ class Consumer:
     def _request(self, message: Message):
         """The task's request for `message`, or None when its arguments cannot make one."""
         host, using = self.config.hostname, self.broker.using
+        if message.options.get("decode_error"):
+            return None
         try:
             return request_for(message, hostname=host, eager=False, using=using, stored=True)
         except (TypeError, ValueError):

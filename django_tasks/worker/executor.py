@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
@@ -21,9 +21,12 @@ from django.utils import timezone
 from .. import signals, states
 from ..exceptions import NotRegistered, SoftTimeLimitExceeded
 from ..message import Message, Outcome
+from ..serialization import dumps, storable_text
 from ..trace import request_for, trace
 
 logger = logging.getLogger("django_tasks.worker.executor")
+
+_ENCODE_ERROR = "django_tasks.exceptions.EncodeError"
 
 
 @dataclass
@@ -55,6 +58,17 @@ def _final(message: Message, state: str, exc_type: str, text: str, worker: str) 
 
 def lookup(ctx: ExecutorContext, message: Message):
     """The registered task for `message`, or a FAILURE outcome saying why there is none."""
+    if message.options.get("decode_error"):
+        logger.error(
+            "task id=%s name=%s state=FAILURE reason=undecodable-row", message.id, message.name
+        )
+        return None, _final(
+            message,
+            states.FAILURE,
+            "django_tasks.exceptions.DecodeError",
+            message.options["decode_error"],
+            ctx.worker,
+        )
     try:
         # A resolver registered with the app (the django.tasks backend's) may own the
         # message; else its name finds it.
@@ -118,6 +132,35 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
             return trace(task, message, request, worker=ctx.worker)
     finally:
         slot.end()
+
+
+def storable(message: Message, outcome: Outcome) -> Outcome:
+    """
+    `outcome` as the database can store it, checked before it joins a batch.
+
+    Its error texts keep what they say (NUL and lone surrogates escaped); data JSON or the
+    database cannot hold (a retry's new arguments, say) makes it this task's FAILURE with
+    an ``EncodeError`` saying why: never a batch that cannot be recorded.
+    """
+    text, trace_text = storable_text(outcome.exc_message), storable_text(outcome.traceback)
+    if text is not outcome.exc_message or trace_text is not outcome.traceback:
+        outcome = replace(outcome, exc_message=text, traceback=trace_text)
+    try:
+        dumps(outcome.result)
+        if outcome.args is not None:
+            dumps(list(outcome.args))
+        if outcome.kwargs is not None:
+            dumps(outcome.kwargs)
+    except (TypeError, ValueError) as exc:
+        reason = f"Task {message.name!r} outcome {outcome.state} cannot be stored: {exc}."
+        logger.error(
+            "task id=%s name=%s state=FAILURE reason=unstorable-outcome", message.id, message.name
+        )
+        return replace(
+            _final(message, states.FAILURE, _ENCODE_ERROR, reason, outcome.worker),
+            started_at=outcome.started_at,
+        )
+    return outcome
 
 
 def _raise_soft(signum, frame):
