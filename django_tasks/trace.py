@@ -176,6 +176,13 @@ def trace(task: Any, message: Message, request: Request, *, worker: str = "") ->
             outcome = Outcome(id=message.id, state=states.IGNORED, retries=message.retries)
         except Reject as exc:
             outcome = _rejected(task, message, exc, worker)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            if request.is_eager:
+                raise
+            # In a worker they are the task's own failure: the consumer (a thread, a child
+            # process, the solo worker) goes on.
+            einfo = _einfo(exc)
+            outcome = _failure(task, message, exc, einfo)
         except Exception as exc:
             einfo = _einfo(exc)
             auto = _autoretry(task, message, exc, einfo)

@@ -194,6 +194,9 @@ class Consumer:
             began = time.monotonic()
             outcome = self._execute(message, task)
             runtime = time.monotonic() - began
+            # Before its outcome is written: else the outcome would join the task's open
+            # transaction, and be rolled back with it.
+            self._roll_back_left_open(message)
             if outcome is not None and outcome.exc_type:
                 # The body raised: if a database error went through our connection, Django
                 # flagged it (errors_occurred); a connection that is gone is renewed.
@@ -379,6 +382,28 @@ class Consumer:
         if max_age is not None and time.monotonic() - self._opened_at > max_age:
             connection.close()
             self._opened_at = time.monotonic()
+
+    def _roll_back_left_open(self, message: Message) -> None:
+        """Roll back a transaction (or ``atomic`` block) the task's body left open."""
+        connection = connections[self.broker.using]
+        if connection.connection is None:
+            return
+        if not connection.in_atomic_block and connection.get_autocommit():
+            return
+        logger.warning(
+            "task id=%s name=%s event=open-transaction-rolled-back worker=%s",
+            message.id,
+            message.name,
+            self.config.name,
+        )
+        # An atomic block entered and never left: forget it, as its exit would have.
+        connection.in_atomic_block = False
+        connection.savepoint_ids = []
+        connection.atomic_blocks = []
+        connection.needs_rollback = False
+        connection.commit_on_exit = True
+        connection.rollback()
+        connection.set_autocommit(True)
 
     def _renew_if_broken(self) -> None:
         """After a body failed on the database: drop the connection if it is gone, so the
