@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -341,6 +342,28 @@ def check_call_value(name: str, key: str, value: Any) -> None:
 def check_priority(name: str, priority: Any) -> None:
     """Raise ``ValueError`` unless `priority` is an integer from 0 to 9."""
     check_call_value(name, "priority", priority)
+
+
+#: A task id's most characters: the width of its column.
+TASK_ID_MAX_LENGTH = 64
+
+
+def check_task_id(name: str, task_id: Any) -> str:
+    """Return `task_id` as text; raise ``ValueError`` unless the task table can store it."""
+    text = str(task_id) if isinstance(task_id, UUID) else task_id
+    ok = isinstance(text, str) and 0 < len(text) <= TASK_ID_MAX_LENGTH
+    if ok:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            ok = False
+        ok = ok and text.isprintable() and text.strip() == text
+    if not ok:
+        raise ValueError(
+            f"Task {name!r}: task_id must be printable text of 1 to {TASK_ID_MAX_LENGTH} "
+            f"characters without surrounding spaces, not {task_id!r}."
+        )
+    return text
 
 
 def check_queue(name: str, queue: Any) -> None:

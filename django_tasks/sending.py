@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connections, transaction
 
 from . import conf, signals
+from .exceptions import EncodeError
 from .message import Message, new_task_id
 from .options import (
     CALL_OPTIONS,
@@ -28,13 +29,14 @@ from .options import (
     check_queue,
     check_retries,
     check_seconds,
+    check_task_id,
     due_time,
     expiry_time,
 )
 from .registry import tasks as registry
 from .request import current_request
 from .routing import destination
-from .serialization import encode_call, encode_call_text
+from .serialization import dumps, encode_call, encode_call_text
 
 #: Call options stored as given when set.
 _PASSED = ("headers", "parent_id", "root_id", "group_id", "chain")
@@ -103,10 +105,18 @@ def build_message(
         extra["root_id"] = extra.get("root_id") or sender.root_id or sender.id
     if options.get("ignore_result") is not None:
         extra["ignore_result"] = bool(options["ignore_result"])
+    try:  # headers, links and chains are stored as JSON too: checked before any write
+        dumps(extra)
+    except (TypeError, ValueError) as exc:
+        raise EncodeError(
+            f"Task {name!r} options (headers, link, chain) are not JSON the database can "
+            f"store: {exc}."
+        ) from None
     retries = options.get("retries") or 0
     check_retries(name, retries)
+    task_id = options.get("task_id") or None
     return Message(
-        id=str(options.get("task_id") or new_task_id()),
+        id=new_task_id() if task_id is None else check_task_id(name, task_id),
         name=name,
         args=tuple(wire_args),
         kwargs=wire_kwargs,

@@ -27,7 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-_MAGIC = b"DTSLOTS1"
+_MAGIC = b"DTSLOTS2"
+#: Bytes a slot keeps of a task id: 64 characters (the column) of up to 4 bytes each.
+TASK_ID_BYTES = 256
 #: Sequence number meaning "whether any row started is unknown": recover them as started.
 UNKNOWN = 2**62
 
@@ -37,7 +39,8 @@ class Slot(ctypes.Structure):
         ("name", ctypes.c_char * 200),  # the consumer's worker name
         ("pid", ctypes.c_int),
         ("start_marker", ctypes.c_longlong),  # the start marker: last claim_seq started
-        ("task_id", ctypes.c_char * 64),
+        # The running task's id in UTF-8: its 64 characters take at most 256 bytes.
+        ("task_id", ctypes.c_char * TASK_ID_BYTES),
         ("started", ctypes.c_double),  # wall clock of the running body; 0.0 while idle
         ("hard_limit", ctypes.c_double),  # seconds; 0.0 for none
     ]
@@ -52,7 +55,7 @@ class Slot(ctypes.Structure):
     def begin(self, task_id: str, claim_seq: int, hard_limit: float | None) -> None:
         """Mark row `claim_seq` (`task_id`) as started: written before its body runs."""
         self.started = 0.0
-        self.task_id = task_id.encode()[:64]
+        self.task_id = task_id.encode("utf-8", "replace")[:TASK_ID_BYTES]
         self.hard_limit = float(hard_limit or 0.0)
         if claim_seq > self.start_marker:
             self.start_marker = claim_seq
@@ -63,7 +66,7 @@ class Slot(ctypes.Structure):
 
     @property
     def current(self) -> str | None:
-        return self.task_id.decode() if self.started > 0.0 else None
+        return self.task_id.decode("utf-8", "replace") if self.started > 0.0 else None
 
     def over_limit(self, now: float) -> bool:
         started, limit = self.started, self.hard_limit
