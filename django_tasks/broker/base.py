@@ -605,7 +605,15 @@ class Broker:
         from ..models import TaskMessage
 
         n = 0
+        now = [task_id for task_id, delay in delays if not delay]
+        delays = [(task_id, delay) for task_id, delay in delays if delay]
         with transaction.atomic(using=self.using):
+            if now:  # one statement for the rows due at once (the rest of a batch)
+                n += (
+                    TaskMessage.objects.using(self.using)
+                    .filter(self.RELEASE_FROM.q, id__in=now, worker=worker, started_at__isnull=True)
+                    .update(state=states.PENDING, worker="", reserved_at=None, run_at=Now())
+                )
             for task_id, delay in delays:
                 n += (
                     TaskMessage.objects.using(self.using)

@@ -75,6 +75,8 @@ class Consumer:
         self._pending: list[Outcome] = []
         self._buckets: dict[str, TokenBucket] = {}
         self._avg_runtime = 0.0
+        #: Average runtime by task name: a body that may run long is run alone.
+        self._runtimes: dict[str, float] = {}
         self._listener = None
         self._listen_tried = False
         self._opened_at = time.monotonic()
@@ -165,7 +167,10 @@ class Consumer:
                 break
             if not self._lease_ok():
                 raise LeaseExpired()
+            last = self._before_long_body(message, messages[i + 1 :])
             self._run_one(message, deferred, deferred_names)
+            if last:
+                break
             if self._pending and (time.monotonic() - self._pending_since >= FLUSH_SECONDS):
                 self._flush()
             if self._over_limits():
@@ -176,6 +181,31 @@ class Consumer:
         if deferred:
             self.broker.release(self.config.name, deferred)
         return not self.stopping
+
+    def _before_long_body(self, message: Message, rest: Sequence[Message]) -> bool:
+        """
+        Before a body that may run long: record the outcomes so far, give the rest back.
+
+        A body may run long when its task took more than BATCH_SECONDS here on average, or
+        has not run here yet. Outcomes of quick tasks before it must not wait for it (nor
+        be lost to WorkerLostError if it is killed); the rest of the batch has not started,
+        so it goes back to the queue for an idle consumer. True: the rest was given back.
+        """
+        if not rest and not self._pending:
+            return False
+        if message.options.get("decode_error") or message.options.get("expired"):
+            return False
+        known = self._runtimes.get(message.name)
+        if known is not None and known <= BATCH_SECONDS:
+            return False
+        self._flush()
+        if not rest:
+            return False
+        self._release([m.id for m in rest])
+        logger.debug(
+            "release worker=%s count=%d before=%s", self.config.name, len(rest), message.id
+        )
+        return True
 
     def _run_one(
         self, message: Message, deferred: list[tuple[str, float]], deferred_names: list[str]
@@ -204,6 +234,8 @@ class Consumer:
             self._avg_runtime = (
                 runtime if not self.processed else (0.8 * self._avg_runtime + 0.2 * runtime)
             )
+            known = self._runtimes.get(message.name)
+            self._runtimes[message.name] = runtime if known is None else 0.8 * known + 0.2 * runtime
             self.processed += 1
         if outcome is not None and outcome.exc_type == _DECODE_ERROR:
             signals.task_rejected.send(
