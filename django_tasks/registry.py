@@ -83,16 +83,10 @@ class TaskRegistry(Mapping):
             first = self._pending[name][0]
             if first is cls or _same_function(_function_of(first), _function_of(cls)):
                 return
-            raise ImproperlyConfigured(
-                f"Task name {name!r} is used by {_where(first)} and {_where(cls)}; "
-                "set name= on one."
-            )
+            raise _name_conflict(name, first, cls)
         existing = self._tasks.get(name)
         if existing is not None and not _same_function(_function_of(existing), _function_of(cls)):
-            raise ImproperlyConfigured(
-                f"Task name {name!r} is used by {_where(existing)} and {_where(cls)}; "
-                "set name= on one."
-            )
+            raise _name_conflict(name, existing, cls)
         if existing is None:
             self._pending[name] = (cls, build)
 
@@ -129,10 +123,7 @@ class TaskRegistry(Mapping):
         if existing is not None:
             if _same_function(_function_of(existing), fun):
                 return existing
-            raise ImproperlyConfigured(
-                f"Task name {name!r} is used by {_where(existing)} and {_where(task)}; "
-                "set name= on one."
-            )
+            raise _name_conflict(name, existing, task)
         first = self._sources.get(source) if source is not None else None
         prev = _function_of(self._tasks[first]) if first in self._tasks else None
         if prev is not None and prev is not fun and _same_function(prev, fun):
@@ -205,6 +196,13 @@ def _same_function(a: Callable | None, b: Callable | None) -> bool:
         return True
     key = _source_key(a)
     return key is not None and key == _source_key(b) and a.__code__ is not b.__code__
+
+
+def _name_conflict(name: str, first: Any, second: Any) -> ImproperlyConfigured:
+    """The error for two different tasks (or task classes) under one name."""
+    return ImproperlyConfigured(
+        f"Task name {name!r} is used by {_where(first)} and {_where(second)}; set name= on one."
+    )
 
 
 def _where(task: Any) -> str:
