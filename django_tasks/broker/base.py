@@ -733,6 +733,24 @@ class Broker:
 
         return isinstance(exc, OperationalError | InterfaceError)
 
+    def unapplied_migrations(self) -> list[str]:
+        """
+        The names of django_tasks' migrations not yet applied to this database, oldest first.
+
+        [] when the schema is current. Raises the database's error when it cannot be reached
+        (``is_connection_error`` says so): the caller decides whether that is fatal.
+        """
+        from django.db.migrations.loader import MigrationLoader
+
+        loader = MigrationLoader(connections[self.using], ignore_no_migrations=True)
+        applied = loader.applied_migrations
+        return sorted(
+            name
+            for app, name in loader.disk_migrations
+            if app == "django_tasks"
+            if (app, name) not in applied
+        )
+
     # -- the admin -----------------------------------------------------------------------------
 
     def estimated_count(self) -> int | None:
