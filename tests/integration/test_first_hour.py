@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The one-line message for a database without the tables (all the migrations missing).
+MISSING = (
+    r"Database 'default' lacks \d+ django_tasks migrations \(0001_initial to 0\d+_\w+\): "
+    r"run `python manage\.py migrate`\."
+)
 
 
 def manage(*args: str, settings: str = "tests.settings", db: str, timeout: float = 60):
@@ -48,20 +54,15 @@ def test_check_lists_every_bad_key_with_the_closest_name_and_no_traceback(fresh_
 def test_unapplied_migrations_are_a_check_error_naming_migrate(fresh_sqlite):
     done = manage("check", db=fresh_sqlite)
     assert done.returncode == 1
-    assert (
-        "(django_tasks.E020) Database 'default' lacks 4 django_tasks migrations "
-        "(0001_initial to 0004_done_index): run `python manage.py migrate`." in done.stderr
-    )
+    assert re.search(r"\(django_tasks.E020\) " + MISSING, done.stderr), done.stderr
 
 
 @pytest.mark.sqlite
 def test_runtasks_without_migrations_says_one_line_and_exits_1(fresh_sqlite):
     done = manage("runtasks", "--burst", db=fresh_sqlite)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "CommandError: Database 'default' lacks 4 django_tasks migrations "
-        "(0001_initial to 0004_done_index): run `python manage.py migrate`."
-    ]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch("CommandError: " + MISSING, lines[0]), lines
 
 
 @pytest.mark.sqlite
