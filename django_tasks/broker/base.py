@@ -364,23 +364,50 @@ class Broker:
         Finished (REQUEUE_FROM: SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED) -> PENDING, due
         now, same id.
 
-        The result and error are cleared; the attempt history is kept. Returns the number of
-        rows requeued; rows waiting or running are skipped.
+        The result and error are cleared; the attempt history is kept, and gains the run
+        being replaced when ``finish`` kept none for it (a first run that succeeded), so
+        the task page lists it. Returns the number of rows requeued; rows waiting or running
+        are skipped. Safe beside a concurrent requeue: the rows are locked (FOR UPDATE where
+        the database has it, the write lock on SQLite) before their run is recorded, and
+        the second requeue then finds them PENDING.
         """
-        return self._make_due(
-            ids,
-            self.REQUEUE_FROM,
-            state=states.PENDING,
-            worker="",
-            result=None,
-            exc_type="",
-            exc_message="",
-            traceback="",
-            done_at=None,
-            started_at=None,
-            reserved_at=None,
-            redelivered=False,
-        )
+        from ..models import TaskAttempt, TaskMessage
+
+        ids = list(ids)
+        with transaction.atomic(using=self.using):
+            runs = (
+                TaskMessage.objects.using(self.using)
+                .select_for_update()
+                .filter(id__in=ids, state=states.SUCCESS, retries=0)
+                .values_list("id", "worker", "started_at", "done_at")
+            )
+            self._save_attempts(
+                [
+                    TaskAttempt(
+                        task_id=task_id,
+                        number=1,
+                        state=states.SUCCESS,
+                        worker=worker,
+                        started_at=started_at,
+                        finished_at=done_at or timezone.now(),
+                    )
+                    for task_id, worker, started_at, done_at in runs
+                ]
+            )
+            return self._make_due(
+                ids,
+                self.REQUEUE_FROM,
+                state=states.PENDING,
+                worker="",
+                result=None,
+                exc_type="",
+                exc_message="",
+                traceback="",
+                done_at=None,
+                started_at=None,
+                reserved_at=None,
+                redelivered=False,
+            )
 
     def run_now(self, ids: Iterable[str]) -> int:
         """
