@@ -314,7 +314,15 @@ class TaskMessageAdmin(admin.ModelAdmin):
         # task has one in its state, queue, name or id, so the request itself is bad.
         if any("\x00" in v for values in request.GET.lists() for v in values[1]):
             return HttpResponseBadRequest("A filter or search value contains a NUL byte.")
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            # While a listed task waits or runs the list reloads itself (admin.js), as the
+            # task page does; a finished page stays still.
+            response.context_data["dt_live"] = any(
+                t.state not in states.FINISHED_STATES for t in cl.result_list
+            )
+        return response
 
     def get_changelist(self, request, **kwargs):
         return IndexedOrderChangeList
