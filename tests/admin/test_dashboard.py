@@ -240,3 +240,13 @@ def test_admin_index_hides_the_dashboard_without_the_view_permission(staff_clien
         "/admin/django_tasks/dashboard/" not in client.get(reverse("admin:index")).content.decode()
     )
     assert client.get("/admin/django_tasks/dashboard/", follow=True).status_code == 403
+
+
+def test_queue_table_badges_and_numbers_share_their_column_alignment(admin_client):
+    TaskMessageFactory(queue="default", state=states.PENDING, run_at=just_before())
+    html = dashboard(admin_client).content.decode()
+    table = html.split('class="dt-table"', 1)[1].split("</table>", 1)[0]
+    header = table.split("<tbody>")[0]
+    # Every state badge heads a right-aligned numeric column, as its numbers are.
+    assert header.count('<th class="dt-num"><span class="dt-badge') >= 2
+    assert '<td class="dt-num">' in table
