@@ -74,7 +74,7 @@
             return;
         }
         var seconds = parseInt(marker.dataset.refresh, 10) || 5;
-        window.setInterval(function () {
+        var timer = window.setInterval(function () {
             var busy = document.querySelector("#changelist input.action-select:checked") ||
                 (document.activeElement && document.activeElement.tagName === "INPUT" &&
                  document.activeElement.type === "text");
@@ -82,6 +82,10 @@
                 window.location.reload();
             }
         }, seconds * 1000);
+        // A navigation away has begun: a reload now would abort it.
+        window.addEventListener("beforeunload", function () {
+            window.clearInterval(timer);
+        });
     }
 
     function ready() {
