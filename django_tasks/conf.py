@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
@@ -280,10 +281,19 @@ _cache: dict[str, Any] | None = None
 
 
 def get(key: str) -> Any:
-    """Return one validated setting; the first problem raises ``ImproperlyConfigured``."""
+    """
+    Return one validated setting; the first problem raises ``ImproperlyConfigured``.
+
+    While ``django.setup()`` imports the apps (task modules read their option defaults
+    here), a bad setting reads as its default instead of raising: every ``manage.py``
+    command must start so that the system check can list all the problems at once. Nothing
+    runs with those defaults: enqueueing and ``runtasks`` raise once the apps are ready.
+    """
     global _cache
     if _cache is None:
         found = problems()
+        if found and not apps.ready:
+            return _lenient().get(key, DEFAULTS.get(key))
         if found:
             raise ImproperlyConfigured(found[0].message)
         _cache = {
@@ -293,6 +303,18 @@ def get(key: str) -> Any:
             **_overrides_read().values,
         }
     return _cache[key]
+
+
+def _lenient() -> dict[str, Any]:
+    """The settings with every unknown or invalid ``DJANGO_TASKS`` key left out (setup only)."""
+    raw = getattr(django_settings, "DJANGO_TASKS", {})
+    raw = raw if isinstance(raw, dict) else {}
+    valid = {k: v for k, v in raw.items() if k in DEFAULTS and (k not in _RULES or _RULES[k][0](v))}
+    try:
+        celery = _celery_settings().values
+    except Exception:  # a broken Celery module is the check's to report (E010)
+        celery = {}
+    return {**DEFAULTS, **celery, **valid}
 
 
 def check() -> None:

@@ -146,6 +146,15 @@ def setup_logging_subsystem(
         handler.setFormatter(logging.Formatter(format))
         ours.addHandler(handler)
         ours.propagate = False
+    # Django's own task lines ("Task id=... path=... state=SUCCESS", Django 6's django.tasks)
+    # for Django-API tasks: the same level, and our handlers unless LOGGING gave it some
+    # (else they reach only Django's DEBUG-only console handler).
+    django_tasks_logger = logging.getLogger("django.tasks")
+    django_tasks_logger.setLevel(level)
+    if ours.handlers and not django_tasks_logger.handlers:
+        for handler in ours.handlers:
+            django_tasks_logger.addHandler(handler)
+        django_tasks_logger.propagate = False
     options = {"loglevel": level, "logfile": logfile, "format": format, "colorize": colorize}
     signals.after_setup_logger.send(sender=None, logger=ours, **options)
     signals.after_setup_task_logger.send(

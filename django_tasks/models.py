@@ -176,3 +176,13 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Dashboard(TaskMessage):
+    """The admin index's "Dashboard" entry (no table: a proxy whose list is the dashboard)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboard")
+        default_permissions = ()

@@ -58,8 +58,15 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web, worker children) share the file: WAL lets readers run beside
     # the one writer, and a generous busy timeout queues writers instead of failing them.
+    # IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads first and
+    # then writes (a login, a comment under ATOMIC_REQUESTS) cannot wait for the lock in WAL
+    # mode and fails at once with "database is locked", whatever the timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
     )
 # Comments are saved and their spam check enqueued in one transaction per request.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True

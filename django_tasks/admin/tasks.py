@@ -15,8 +15,15 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import (
+    Http404,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -155,6 +162,39 @@ class NameFilter(admin.SimpleListFilter):
 # -- the task admin ------------------------------------------------------------------------------
 
 
+#: The fields the task list's columns read (list_display's methods included).
+LIST_COLUMNS = (
+    "id",
+    "name",
+    "queue",
+    "state",
+    "priority",
+    "retries",
+    "max_retries",
+    "eta",
+    "created_at",
+    "started_at",
+    "done_at",
+    "worker",
+)
+
+
+class IndexedOrderChangeList(ChangeList):
+    """A task list whose ``?o=`` sorts only by the indexed columns the headers offer."""
+
+    def get_ordering_field(self, field_name):
+        # Django's ChangeList honours ?o= for every column, sortable_by only hides headers:
+        # ?o=2 (queue) would sort the whole table. An unoffered column is ignored.
+        if field_name not in self.sortable_by:
+            return None
+        return super().get_ordering_field(field_name)
+
+    def get_queryset(self, request, exclude_parameters=None):
+        # Only the columns the list shows: arguments, results and tracebacks can be
+        # megabytes per row, and a page of 50 would load them all for nothing.
+        return super().get_queryset(request, exclude_parameters).only(*LIST_COLUMNS)
+
+
 @admin.register(TaskMessage)
 class TaskMessageAdmin(admin.ModelAdmin):
     """The task list, the task page with its live bar and buttons, and the dashboard."""
@@ -177,7 +217,7 @@ class TaskMessageAdmin(admin.ModelAdmin):
     search_help_text = _("A task id, or text in the task's name or arguments.")
     ordering = ("-created_at",)
     # Sorting by a column without an index would sort every row: only indexed ones.
-    sortable_by = ("short_id", "name", "created_short")
+    sortable_by = ("short_id", "created_short")
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
@@ -269,7 +309,29 @@ class TaskMessageAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    def changelist_view(self, request, extra_context=None):
+        # A NUL byte cannot be a text value on PostgreSQL (the driver raises: a 500); no
+        # task has one in its state, queue, name or id, so the request itself is bad.
+        if any("\x00" in v for values in request.GET.lists() for v in values[1]):
+            return HttpResponseBadRequest("A filter or search value contains a NUL byte.")
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl")
+        if cl is not None:
+            # While a listed task waits or runs the list reloads itself (admin.js), as the
+            # task page does; a finished page stays still.
+            response.context_data["dt_live"] = any(
+                t.state not in states.FINISHED_STATES for t in cl.result_list
+            )
+        return response
+
+    def get_changelist(self, request, **kwargs):
+        return IndexedOrderChangeList
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Permission before lookup: a staff user without it gets the same 403 for an id
+        # that exists and one that does not, so ids cannot be probed.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         if request.method == "POST":
             # Every field is read-only; changes go through the action buttons.
             return HttpResponseNotAllowed(["GET"])
@@ -279,8 +341,15 @@ class TaskMessageAdmin(admin.ModelAdmin):
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
             "show_delete": False,
+            # Every field is read-only: the stock "Change task" would promise a form.
+            "title": _("View task"),
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
 
     def delete_view(self, request, object_id, extra_context=None):
         # Deleting a task that is waiting or running would lose it under a worker's feet;
@@ -302,7 +371,9 @@ class TaskMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("task id"), ordering="id")
     def short_id(self, obj):
-        short = obj.id if len(obj.id) <= 13 else f"{obj.id[:8]}…"
+        # The tail: time-ordered ids (uuid7) share their head within the same minute, and a
+        # random id differs everywhere.
+        short = obj.id if len(obj.id) <= 13 else f"…{obj.id[-8:]}"
         return format_html('<span class="dt-id" title="{}">{}</span>', obj.id, short)
 
     @admin.display(description=_("state"), ordering="state")
@@ -557,11 +628,11 @@ class TaskMessageAdmin(admin.ModelAdmin):
         """POST: run one action on one task (the buttons on the task page)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        if action not in self.actions or not self._may(request, getattr(self, action)):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if action not in self.actions or not self._may(request, getattr(self, action)):
-            raise PermissionDenied
         getattr(self, action)(request, self.get_queryset(request).filter(pk=obj.pk))
         if self.get_queryset(request).filter(pk=obj.pk).exists():
             return HttpResponseRedirect(self._change_url(obj.pk))
@@ -569,11 +640,11 @@ class TaskMessageAdmin(admin.ModelAdmin):
 
     def progress_view(self, request, object_id):
         """GET: the task's state and progress as JSON (the task page polls it)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             raise Http404(f"No task {unquote(object_id)!r}.")
-        if not self.has_view_permission(request, obj):
-            raise PermissionDenied
         return JsonResponse(
             {
                 "id": obj.pk,

@@ -55,8 +55,8 @@ class WorkerAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    started = timestamp_column("started_at", _("started"))
-    heartbeat = timestamp_column("heartbeat_at", _("heartbeat"))
+    started = timestamp_column("started_at", _("started"), short=True)
+    heartbeat = timestamp_column("heartbeat_at", _("heartbeat"), short=True)
 
     @admin.display(description=_("queues"))
     def queues_display(self, obj):

@@ -33,6 +33,29 @@ def get_broker(using: str | None = None) -> Broker:
     return _broker_for(using or conf.get("DATABASE"))
 
 
+def migrations_problem(using: str) -> str | None:
+    """
+    Say which django_tasks migrations database `using` lacks, or None if it has them all.
+
+    None too when the database cannot be reached: that is the worker's retry (or ``--burst``
+    failure) to report, not a settings problem.
+    """
+    broker = get_broker(using)
+    try:
+        missing = broker.unapplied_migrations()
+    except Exception as exc:
+        if broker.is_connection_error(exc):
+            return None
+        raise
+    if not missing:
+        return None
+    names = missing[0] if len(missing) == 1 else f"{missing[0]} to {missing[-1]}"
+    return (
+        f"Database {using!r} lacks {len(missing)} django_tasks migration"
+        f"{'s' if len(missing) > 1 else ''} ({names}): run `python manage.py migrate`."
+    )
+
+
 conf._on_change.append(_broker_for.cache_clear)
 
-__all__ = ["Broker", "get_broker"]
+__all__ = ["Broker", "get_broker", "migrations_problem"]

@@ -571,11 +571,15 @@ class Broker:
         Finished (REQUEUE_FROM: SUCCESS, FAILURE, REVOKED, REJECTED, IGNORED) -> PENDING, due
         now, same id.
 
-        The result and error are cleared; the attempt history is kept. Returns the number of
-        rows requeued; rows waiting or running are skipped. A member of a chord still
-        waiting for its header counts again when it finishes again.
+        The result and error are cleared; the attempt history is kept, and gains the run
+        being replaced when ``finish`` kept none for it (a first run that succeeded), so
+        the task page lists it. Returns the number of rows requeued; rows waiting or running
+        are skipped. A member of a chord still waiting for its header counts again when it
+        finishes again. Safe beside a concurrent requeue: the rows are locked (FOR UPDATE
+        where the database has it, the write lock on SQLite) before their run is recorded,
+        and the second requeue then finds them PENDING.
         """
-        from ..models import TaskMessage
+        from ..models import TaskAttempt, TaskMessage
 
         ids = list(ids)
         with transaction.atomic(using=self.using):
@@ -585,6 +589,25 @@ class Broker:
                 .select_for_update()
                 .exclude(group_id="")
                 .values_list("group_id", flat=True)
+            )
+            runs = (
+                TaskMessage.objects.using(self.using)
+                .select_for_update()
+                .filter(id__in=ids, state=states.SUCCESS, retries=0)
+                .values_list("id", "worker", "started_at", "done_at")
+            )
+            self._save_attempts(
+                [
+                    TaskAttempt(
+                        task_id=task_id,
+                        number=1,
+                        state=states.SUCCESS,
+                        worker=worker,
+                        started_at=started_at,
+                        finished_at=done_at or timezone.now(),
+                    )
+                    for task_id, worker, started_at, done_at in runs
+                ]
             )
             n = self._make_due(
                 ids,
@@ -973,6 +996,24 @@ class Broker:
         from django.db import InterfaceError, OperationalError
 
         return isinstance(exc, OperationalError | InterfaceError)
+
+    def unapplied_migrations(self) -> list[str]:
+        """
+        The names of django_tasks' migrations not yet applied to this database, oldest first.
+
+        [] when the schema is current. Raises the database's error when it cannot be reached
+        (``is_connection_error`` says so): the caller decides whether that is fatal.
+        """
+        from django.db.migrations.loader import MigrationLoader
+
+        loader = MigrationLoader(connections[self.using], ignore_no_migrations=True)
+        applied = loader.applied_migrations
+        return sorted(
+            name
+            for app, name in loader.disk_migrations
+            if app == "django_tasks"
+            if (app, name) not in applied
+        )
 
     # -- the admin -----------------------------------------------------------------------------
 

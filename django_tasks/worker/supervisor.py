@@ -124,7 +124,8 @@ class Supervisor:
         if not self._register_supervisor():
             self.slots.remove()
             logger.info("worker name=%s event=stop before-start", self.name)
-            return 0
+            # A burst run that never reached the database did not drain anything.
+            return 1 if self.burst and not self._stop else 0
         logger.info(
             "worker name=%s event=start pool=%s concurrency=%d queues=%s",
             self.name,
@@ -165,6 +166,12 @@ class Supervisor:
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
                     raise
+                if self.burst:
+                    # cron and CI need a failure they can see, not a worker waiting forever.
+                    logger.error(
+                        "worker name=%s event=db-unavailable error=%r burst=exit", self.name, exc
+                    )
+                    return False
                 logger.warning(
                     "worker name=%s event=db-unavailable error=%r retry_in=%.1fs",
                     self.name,

@@ -1,10 +1,19 @@
 import uuid
 
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from .forms import CommentForm
 from .models import Entry
 from .tasks import spam_filter
+
+#: Comments per page under an entry.
+COMMENTS_PER_PAGE = 20
+
+
+def _comments(request, entry):
+    """One page of the entry's comments (``?page=``; a bad number is the last or first)."""
+    return Paginator(entry.comments.all(), COMMENTS_PER_PAGE).get_page(request.GET.get("page"))
 
 
 def index(request):
@@ -19,7 +28,7 @@ def entry(request, slug):
         {
             "entry": entry,
             "form": CommentForm(),
-            "comments": entry.comments.all(),
+            "comments": _comments(request, entry),
         },
     )
 
@@ -48,7 +57,7 @@ def add_comment(request, slug):
         {
             "entry": entry,
             "form": form,
-            "comments": entry.comments.all(),
+            "comments": _comments(request, entry),
         },
         status=400 if request.method == "POST" else 200,
     )

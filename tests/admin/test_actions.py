@@ -235,3 +235,27 @@ def test_each_action_takes_the_states_its_broker_verb_publishes_and_skips_the_re
     text = messages_of(run_action(admin_client, action, *rows))[0]
     assert text.startswith(f"{taken} tasks ")
     assert f", {len(rows) - taken} skipped: " in text
+
+
+def test_a_requeued_successful_run_appears_in_the_attempt_history(admin_client):
+    started = timezone.now() - timedelta(seconds=5)
+    done = TaskMessageFactory(
+        state=states.SUCCESS, result=5, worker="web1.4711", started_at=started, done_at=started
+    )
+    run_action(admin_client, "requeue", done)
+    first = TaskAttempt.objects.get(task_id=done.id)
+    assert (first.number, first.state, first.worker) == (1, states.SUCCESS, "web1.4711")
+    # A second requeue while it waits skips it and records nothing more.
+    run_action(admin_client, "requeue", done)
+    assert TaskAttempt.objects.filter(task_id=done.id).count() == 1
+    # It succeeds again (as a worker would record it), and is requeued again: attempt 2.
+    TaskMessage.objects.filter(pk=done.pk).update(
+        state=states.SUCCESS, worker="web2.99", done_at=timezone.now()
+    )
+    run_action(admin_client, "requeue", done)
+    assert list(TaskAttempt.objects.filter(task_id=done.id).values_list("number", "worker")) == [
+        (1, "web1.4711"),
+        (2, "web2.99"),
+    ]
+    page = admin_client.get(change_url(done.id)).content.decode()
+    assert "No earlier attempts" not in page and "web1.4711" in page

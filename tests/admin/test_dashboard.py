@@ -224,3 +224,29 @@ def test_worker_list_shows_heartbeat_age_and_is_read_only(admin_client):
     assert 'name="_save"' not in page.content.decode()
     admin_client.post(change, {"hostname": "elsewhere", "pid": 1})
     assert Worker.objects.get(name="web1.7").hostname == "web1"
+
+
+def test_admin_index_links_the_dashboard_at_the_url_the_demo_prints(admin_client):
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert 'href="/admin/django_tasks/dashboard/"' in index
+    response = admin_client.get("/admin/django_tasks/dashboard/", follow=True)
+    assert response.redirect_chain == [(reverse(DASHBOARD), 302)]
+    assert response.status_code == 200
+
+
+def test_admin_index_hides_the_dashboard_without_the_view_permission(staff_client):
+    client = staff_client()
+    assert (
+        "/admin/django_tasks/dashboard/" not in client.get(reverse("admin:index")).content.decode()
+    )
+    assert client.get("/admin/django_tasks/dashboard/", follow=True).status_code == 403
+
+
+def test_queue_table_badges_and_numbers_share_their_column_alignment(admin_client):
+    TaskMessageFactory(queue="default", state=states.PENDING, run_at=just_before())
+    html = dashboard(admin_client).content.decode()
+    table = html.split('class="dt-table"', 1)[1].split("</table>", 1)[0]
+    header = table.split("<tbody>")[0]
+    # Every state badge heads a right-aligned numeric column, as its numbers are.
+    assert header.count('<th class="dt-num"><span class="dt-badge') >= 2
+    assert '<td class="dt-num">' in table

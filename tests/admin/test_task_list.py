@@ -177,3 +177,16 @@ def test_filter_counts_are_never_computed(admin_client):
     response = admin_client.get(reverse(CHANGELIST), {"_facets": "1"})
     assert not response.context["cl"].add_facets
     assert "Show counts" not in response.content.decode()
+
+
+def test_list_refreshes_itself_while_a_listed_task_runs(admin_client):
+    TaskMessageFactory(state=states.SUCCESS)
+    TaskMessageFactory(state=states.STARTED, worker="w.1", started_at=timezone.now())
+    html = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'id="dt-list-live"' in html and 'data-refresh="5"' in html
+
+
+def test_list_of_finished_tasks_stays_still(admin_client):
+    TaskMessageFactory(state=states.SUCCESS)
+    html = admin_client.get(reverse(CHANGELIST)).content.decode()
+    assert 'id="dt-list-live"' not in html

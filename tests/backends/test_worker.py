@@ -52,6 +52,17 @@ def test_worker_runs_a_django_task_and_records_its_return_value(burst):
     assert_times_in_order(result)
 
 
+def test_an_info_worker_shows_djangos_own_task_log_lines(runtasks):
+    result = test_tasks.calculate_meaning_of_life.enqueue()
+    # DEBUG off, as in production: Django's own console handler then shows nothing.
+    worker = runtasks("--burst", "-c", "1", "-l", "info", env={"DEBUG": "false"})
+    assert worker.wait(timeout=60) == 0, worker.output()
+    out = worker.output()
+    path = "tests.django_api_tasks.calculate_meaning_of_life"
+    assert f"Task id={result.id} path={path} state=RUNNING" in out, out
+    assert f"Task id={result.id} path={path} state=SUCCESSFUL" in out, out
+
+
 @pytest.mark.parametrize("t", [test_tasks.noop, test_tasks.noop_async], ids=["sync", "async"])
 def test_enqueued_arguments_reach_the_body(burst, t):
     result = t.enqueue(1, two=3)

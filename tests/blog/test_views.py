@@ -102,3 +102,29 @@ def test_a_posted_comment_is_judged_by_a_real_worker(client, runtasks):
     verdicts = dict(Comment.objects.values_list("name", "is_spam"))
     assert verdicts == {"Spammy": True, "Ada": False}
     assert set(TaskMessage.objects.values_list("state", flat=True)) == {states.SUCCESS}
+
+
+def test_a_comment_over_the_size_limit_is_refused_and_enqueues_nothing(
+    client, entry, django_capture_on_commit_callbacks
+):
+    from testproject.blog.forms import COMMENT_MAX_LENGTH
+
+    url = reverse("blog:add_comment", args=[entry.slug])
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url, {**HAM, "comment": "x" * (COMMENT_MAX_LENGTH + 1)})
+    assert response.status_code == 400
+    assert f"at most {COMMENT_MAX_LENGTH} characters" in response.content.decode()
+    assert callbacks == [] and not Comment.objects.exists()
+
+
+def test_comments_are_shown_twenty_a_page(client, entry):
+    Comment.objects.bulk_create(
+        Comment(entry=entry, name=f"n{i:02}", email="a@example.com", comment=f"c{i:02}")
+        for i in range(45)
+    )
+    first = client.get(entry.get_absolute_url()).content.decode()
+    assert first.count('class="comment"') == 20 and "Page 1 of 3" in first
+    last = client.get(entry.get_absolute_url() + "?page=3").content.decode()
+    assert last.count('class="comment"') == 5 and "Page 3 of 3" in last
+    # A page number that is not one shows a page, not an error.
+    assert client.get(entry.get_absolute_url() + "?page=%00x").status_code == 200

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_tasks import conf
 from django_tasks.app import app
+from django_tasks.broker import migrations_problem
 from django_tasks.worker import Supervisor
 from django_tasks.worker.supervisor import POOLS
 
@@ -84,6 +85,15 @@ class Command(BaseCommand):
             "-n", "--hostname", default=None, help="Name of this worker (default: the host name)."
         )
         parser.add_argument("-l", "--loglevel", type=log_level, default="INFO")
+
+    def check(self, *args, **kwargs) -> None:
+        # A database without the tables is the commonest first-hour mistake: one line that
+        # names the fix, before the full system check report.
+        if not conf.problems():
+            problem = migrations_problem(conf.get("DATABASE"))
+            if problem:
+                raise CommandError(problem)
+        super().check(*args, **kwargs)
 
     def handle(self, *args, **options) -> None:
         try:

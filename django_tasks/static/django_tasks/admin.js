@@ -66,9 +66,32 @@
         window.setTimeout(poll, 1000);
     }
 
+    // The task list: reload while tasks on it wait or run, unless the user is choosing
+    // rows for an action or typing a search.
+    function liveList() {
+        var marker = document.getElementById("dt-list-live");
+        if (!marker) {
+            return;
+        }
+        var seconds = parseInt(marker.dataset.refresh, 10) || 5;
+        var timer = window.setInterval(function () {
+            var busy = document.querySelector("#changelist input.action-select:checked") ||
+                (document.activeElement && document.activeElement.tagName === "INPUT" &&
+                 document.activeElement.type === "text");
+            if (!busy) {
+                window.location.reload();
+            }
+        }, seconds * 1000);
+        // A navigation away has begun: a reload now would abort it.
+        window.addEventListener("beforeunload", function () {
+            window.clearInterval(timer);
+        });
+    }
+
     function ready() {
         confirmations();
         live();
+        liveList();
     }
 
     if (document.readyState === "loading") {
