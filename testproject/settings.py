@@ -70,7 +70,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
     DATABASES["default"].setdefault("TEST", {}).update(
         {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     )
-    # Django warns that MySQL has no partial indexes: django_tasks' migration 0005 puts
+    # Django warns that MySQL has no partial indexes: django_tasks' migration 0006 puts
     # indexes on virtual columns in their place (README, "Databases").
     SILENCED_SYSTEM_CHECKS = ["models.W037"]
 # Comments are saved and their spam check enqueued in one transaction per request.

@@ -210,8 +210,7 @@ def retry_with_a_later_date(self, when):
 def tsum(numbers: list, key: str = "") -> int:
     """A chord callback: the sum of its header's results; `key` (unique) proves one run."""
     if key:
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+        insert_key("tests_execution", key)
     return sum(numbers)
 
 

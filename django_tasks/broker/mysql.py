@@ -4,7 +4,7 @@ MariaDB >= 10.6 / MySQL >= 8.0.1: SKIP LOCKED claims, batch statements, polling 
 MySQL has no partial indexes (Django creates the model's partial indexes there without their
 condition, i.e. over every row) and no UPDATE ... RETURNING. So:
 
-- migration 0005 replaces the partial indexes with indexes on two virtual columns that are
+- migration 0006 replaces the partial indexes with indexes on two virtual columns that are
   NULL outside the index's predicate (``SCHEMA``): a claim scans only waiting rows, in the
   claim's order, however large the finished history;
 - a claim is a transaction of two statements: SELECT ... FOR UPDATE SKIP LOCKED in index
@@ -49,7 +49,7 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-# -- schema: what stands in for PostgreSQL's partial indexes (migration 0005) ----------------
+# -- schema: what stands in for PostgreSQL's partial indexes (migration 0006) ----------------
 # dt_claim_rank is -priority on waiting rows and NULL on every other row, so the index
 # (dt_claim_rank, run_at) holds the claim's order (priority DESC, run_at) in one direction
 # (MariaDB before 10.8 ignores DESC in an index) and "dt_claim_rank IS NOT NULL" scans only
@@ -109,9 +109,12 @@ CLAIM_MARK = f"""
      WHERE id IN ({{ids}})"""
 
 # finish (final states), step 1: which of the rows are still this worker's (revoked or
-# recovered ones are not), locked until the transaction ends.
+# recovered ones are not), with their groups (a chord member counts towards its chord),
+# locked until the transaction ends.
 HELD_AMONG = f"""
-    SELECT id FROM {TABLE} WHERE id IN ({{ids}}) AND worker = %s AND {HELD.sql()} FOR UPDATE"""
+    SELECT id, group_id FROM {TABLE}
+     WHERE id IN ({{ids}}) AND worker = %s AND {HELD.sql()}
+       FOR UPDATE"""
 # step 2: one UPDATE for the batch; ELT(FIELD(id, ids), values) picks each row's value.
 FINISH = f"""
     UPDATE {TABLE}
@@ -253,16 +256,16 @@ class MySQLBroker(Broker):
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> dict[str, str]:
         # finish() holds a transaction open around this: the rows stay locked until its end.
         adapt = self.connection.ops.adapt_datetimefield_value
         with self.connection.cursor() as cursor:
             ids = [o.id for o in outcomes]
             cursor.execute(HELD_AMONG.format(ids=_marks(len(ids))), [*ids, worker])
-            held = {r[0] for r in cursor.fetchall()}
+            held = dict(cursor.fetchall())
             kept = [o for o in outcomes if o.id in held]
             if not kept:
-                return set()
+                return {}
             ids = [o.id for o in kept]
             columns = list(
                 zip(

@@ -26,6 +26,6 @@ class Migration(migrations.Migration):
     # MySQL cannot roll DDL back: Django refuses DDL inside a transaction there.
     atomic = False
 
-    dependencies = [("django_tasks", "0004_done_index")]
+    dependencies = [("django_tasks", "0005_chord")]
 
     operations = [migrations.RunPython(_run("SCHEMA"), _run("UNSCHEMA"), elidable=False)]
