@@ -80,7 +80,9 @@ def vendor_of(url: str) -> str:
         return "postgresql"
     if url.startswith("sqlite:"):
         return "sqlite"
-    sys.exit(f"bench: --database-url must be postgres:// or sqlite:///, not {url!r}.")
+    if url.startswith("mysql://"):
+        return "mysql"
+    sys.exit(f"bench: --database-url must be postgres://, mysql:// or sqlite:///, not {url!r}.")
 
 
 def url_params(url: str) -> dict[str, Any]:
@@ -96,6 +98,20 @@ def recreate_database(url: str) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p["NAME"] + suffix)
+        return
+    if vendor_of(url) == "mysql":
+        import MySQLdb
+
+        conn = MySQLdb.connect(
+            host=p["HOST"] or "127.0.0.1",
+            port=int(p["PORT"] or 3306),
+            user=p["USER"] or "root",
+            password=p["PASSWORD"] or "",
+        )
+        with conn.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{p['NAME']}`")
+            cursor.execute(f"CREATE DATABASE `{p['NAME']}` CHARACTER SET utf8mb4")
+        conn.close()
         return
     import psycopg
     from psycopg import sql
@@ -176,6 +192,9 @@ class DB:
         if self.vendor == "postgresql":
             for t in self.tables:
                 self.execute(f"VACUUM ANALYZE {t}")
+        elif self.vendor == "mysql":
+            for t in self.tables:
+                self.execute(f"ANALYZE TABLE {t}")
         else:
             self.execute("ANALYZE")
             self.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -229,6 +248,8 @@ class DB:
     def server_version(self) -> str:
         if self.vendor == "postgresql":
             return self.execute("SHOW server_version")[0][0]
+        if self.vendor == "mysql":
+            return self.execute("SELECT VERSION()")[0][0]
         import sqlite3
 
         return sqlite3.sqlite_version

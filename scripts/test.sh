@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, on SQLite and on PostgreSQL, from a fresh machine:
+# The whole test suite on every combination the package claims, from a fresh machine:
 #   bash scripts/test.sh            (make test)
-# Extra arguments go to pytest (e.g. -k retry). TEST_POSTGRES_URL overrides the server.
+# Runs, each announced by a "==> [k/n] ..." line:
+#   Python 3.12 + newest Django 6   on SQLite, PostgreSQL and MariaDB/MySQL   (.venv)
+#   Python 3.12 + Django 5.2 LTS    on SQLite and PostgreSQL                  (.venv-django52)
+#   Python 3.13 + newest Django 6   on SQLite                                 (.venv-py313)
+# Extra arguments go to every pytest run (e.g. -k retry). TEST_POSTGRES_URL and TEST_MYSQL_URL
+# override the servers; TEST_MATRIX=main runs the first three only (a quick local run).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -20,6 +25,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 PG_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+MYSQL_URL="${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
 if ! .venv/bin/python - "$PG_URL" <<'PY' 2>/dev/null
 import sys, psycopg, environ
 p = environ.Env.db_url_config(sys.argv[1])
@@ -32,10 +38,79 @@ then
     sleep 2
   fi
 fi
+if ! .venv/bin/python - "$MYSQL_URL" <<'PY' 2>/dev/null
+import sys, MySQLdb, environ
+p = environ.Env.db_url_config(sys.argv[1])
+MySQLdb.connect(host=p["HOST"] or "127.0.0.1", port=int(p["PORT"] or 3306), user=p["USER"] or "root",
+                password=p["PASSWORD"] or "", connect_timeout=3).close()
+PY
+then
+  if [ "$(id -u)" = 0 ] && command -v service >/dev/null 2>&1 && [ -x /etc/init.d/mariadb ]; then
+    echo "==> MariaDB is down; starting it"
+    service mariadb start || true
+    sleep 2
+  fi
+fi
+
+# The other interpreter: Python 3.13 from pyenv or the PATH (never an assumed path).
+find_python313() {
+  local c
+  for c in "${PYTHON313:-}" "$HOME"/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.13*/bin/python3 \
+           "$(command -v python3.13 || true)"; do
+    [ -n "$c" ] && [ -x "$c" ] || continue
+    if "$c" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+# name | venv | DATABASE_URL ("" = SQLite)
+RUNS=(
+  "SQLite, Django 6, Python 3.12|.venv|"
+  "PostgreSQL, Django 6, Python 3.12|.venv|$PG_URL"
+  "MariaDB/MySQL, Django 6, Python 3.12|.venv|$MYSQL_URL"
+)
+if [ "${TEST_MATRIX:-all}" != main ]; then
+  ensure_venv .venv-django52 .venv/bin/python "postgresql,test" "Django>=5.2,<5.3"
+  RUNS+=(
+    "SQLite, Django 5.2, Python 3.12|.venv-django52|"
+    "PostgreSQL, Django 5.2, Python 3.12|.venv-django52|$PG_URL"
+  )
+  if PY313="$(find_python313)"; then
+    ensure_venv .venv-py313 "$PY313" "postgresql,test"
+    RUNS+=("SQLite, Django 6, Python 3.13|.venv-py313|")
+  else
+    echo "!! Python 3.13 was not found (set PYTHON313=/path/to/python3.13): that run fails" >&2
+    RUNS+=("SQLite, Django 6, Python 3.13|MISSING|")
+  fi
+fi
 
 status=0
-echo "==> tests on SQLite"
-DATABASE_URL="" .venv/bin/python -m pytest "$@" || status=$?
-echo "==> tests on PostgreSQL ($PG_URL)"
-DATABASE_URL="$PG_URL" .venv/bin/python -m pytest "$@" || status=$?
+summary=()
+n=${#RUNS[@]}
+k=0
+for run in "${RUNS[@]}"; do
+  IFS='|' read -r name venv url <<< "$run"
+  k=$((k + 1))
+  if [ "$venv" = MISSING ]; then
+    summary+=("FAILED  $name: no interpreter")
+    status=1
+    continue
+  fi
+  versions="$("$venv/bin/python" -c 'import sys, django; print(f"Python {sys.version.split()[0]}, Django {django.get_version()}")')"
+  echo "==> [$k/$n] tests on $name ($versions${url:+, $url})"
+  began=$SECONDS
+  rc=0
+  DATABASE_URL="$url" "$venv/bin/python" -m pytest "$@" || rc=$?
+  took=$((SECONDS - began))
+  if [ "$rc" = 0 ]; then
+    summary+=("ok      $name ($versions) in ${took}s")
+  else
+    summary+=("FAILED  $name ($versions) in ${took}s: pytest exit $rc")
+    status=1
+  fi
+done
+echo "==> summary"
+printf '    %s\n' "${summary[@]}"
 exit $status

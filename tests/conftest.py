@@ -2,7 +2,8 @@
 Fixtures shared by the whole suite: real databases, real ``runtasks`` subprocesses.
 
 DATABASE_URL picks the vendor (a SQLite file when unset). Vendor-only tests are marked
-``postgresql`` or ``sqlite`` and deselected on the other vendor, so runs report no skips.
+``postgresql``, ``mysql`` and/or ``sqlite`` and deselected on the other vendors, so runs
+report no skips.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium")
     if VENDOR == "postgresql":
         _require_postgresql()
+    if VENDOR == "mysql":
+        _require_mysql()
 
 
 def _require_postgresql() -> None:
@@ -65,11 +68,34 @@ def _require_postgresql() -> None:
         pytest.exit(message, returncode=3)
 
 
+def _require_mysql() -> None:
+    url = os.environ["DATABASE_URL"]
+    try:
+        import environ
+        import MySQLdb
+
+        params = environ.Env.db_url_config(url)
+        MySQLdb.connect(
+            host=params["HOST"] or "127.0.0.1",
+            port=int(params["PORT"] or 3306),
+            user=params["USER"] or "root",
+            password=params["PASSWORD"] or "",
+            connect_timeout=5,
+        ).close()
+    except Exception as exc:
+        message = f"MySQL/MariaDB at {url} cannot be reached: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"FAILED: {message} (CI=true: this is a failure, not a skip)", returncode=3)
+        sys.stderr.write("\n" + "!" * 78 + f"\n!! {message}\n" + "!" * 78 + "\n")
+        pytest.exit(message, returncode=3)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    others = {"postgresql", "sqlite", "mysql"} - {VENDOR}
+    # A test marked with vendors runs on those only (e.g. postgresql and mysql: a server).
     keep, drop = [], []
     for item in items:
-        (drop if any(item.get_closest_marker(m) for m in others) else keep).append(item)
+        marked = {m for m in ("postgresql", "sqlite", "mysql") if item.get_closest_marker(m)}
+        (drop if marked and VENDOR not in marked else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -92,7 +118,8 @@ def database_url() -> str:
     auth = f"{user}{password}@" if user else ""
     host = s.get("HOST") or "127.0.0.1"
     port = f":{s['PORT']}" if s.get("PORT") else ""
-    return f"postgres://{auth}{host}{port}/{s['NAME']}"
+    scheme = "mysql" if connection.vendor == "mysql" else "postgres"
+    return f"{scheme}://{auth}{host}{port}/{s['NAME']}"
 
 
 class WorkerProcess:

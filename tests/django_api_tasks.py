@@ -13,9 +13,10 @@ import os
 import time
 
 import django
-from django.db import connection
 from django.tasks import TaskContext, task
 from django.tasks.signals import task_finished, task_started
+
+from tests.models import insert_key
 
 
 @task()
@@ -106,8 +107,7 @@ def flaky(context, failures):
 @task()
 def record(key):
     """Insert `key` into tests_execution (its id gives the order tasks ran in)."""
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    insert_key("tests_execution", key)
     return key
 
 
@@ -156,8 +156,7 @@ if django.VERSION >= (6, 1):
 def _record_signal(name):
     def receiver(sender, task_result, **kwargs):
         key = f"{name}:{task_result.id}:{task_result.status}:{task_result.attempts}:{os.getpid()}"
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+        insert_key("tests_execution", key)
 
     return receiver
 

@@ -9,6 +9,7 @@ from django.db import connection
 
 from django_tasks import app, get_task_logger
 from django_tasks.exceptions import Ignore, Reject
+from tests.models import insert_key
 
 logger = get_task_logger(__name__)
 
@@ -82,32 +83,25 @@ def reject_me(self, requeue: bool = False):
 def record(key: str, seconds: float = 0.0) -> str:
     """Insert `key` into tests_execution: a unique key proves no task runs twice."""
     time.sleep(seconds)
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    insert_key("tests_execution", key)
     return key
 
 
 @app.task(acks_late=True)
 def record_late(key: str, seconds: float = 0.0) -> str:
     """An idempotent acks_late body (as acks_late bodies must be): runs are counted apart."""
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
+    insert_key("tests_start", key)
     time.sleep(seconds)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO tests_execution (key) VALUES (%s) ON CONFLICT DO NOTHING", [key]
-        )
+    insert_key("tests_execution", key, ignore_duplicate=True)
     return key
 
 
 @app.task
 def record_slow(key: str, seconds: float = 0.0) -> str:
     """Record the start, sleep, then record the finish (acks early)."""
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_start (key) VALUES (%s)", [key])
+    insert_key("tests_start", key)
     time.sleep(seconds)
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    insert_key("tests_execution", key)
     return key
 
 
@@ -137,7 +131,9 @@ def say(text: str) -> str:
 def needs_row(key: str) -> str:
     """Fail until a tests_execution row `key` exists (the admin's requeue scenario)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM tests_execution WHERE key = %s", [key])
+        cursor.execute(
+            f"SELECT 1 FROM tests_execution WHERE {connection.ops.quote_name('key')} = %s", [key]
+        )
         if cursor.fetchone() is None:
             raise LookupError(f"no tests_execution row {key!r} yet")
     return key
@@ -255,8 +251,7 @@ def exit_task(kind: str):
 def tsum(numbers: list, key: str = "") -> int:
     """A chord callback: the sum of its header's results; `key` (unique) proves one run."""
     if key:
-        with connection.cursor() as cursor:
-            cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+        insert_key("tests_execution", key)
     return sum(numbers)
 
 

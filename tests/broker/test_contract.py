@@ -1,4 +1,4 @@
-"""The broker contract, written once, run on every vendor (SQLite and PostgreSQL)."""
+"""The broker contract, written once, run on every vendor (SQLite, PostgreSQL, MySQL/MariaDB)."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def test_claim_respects_its_limit_and_never_returns_a_row_twice(broker):
 
 
 @pytest.mark.postgresql
+@pytest.mark.mysql
 def test_claim_skips_rows_locked_by_another_connection(broker, second_connection):
     TaskMessageFactory(id="locked")
     TaskMessageFactory(id="free")

@@ -9,6 +9,7 @@ claimed-not-started work goes back to the queue, nothing is left held by a dead 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import time
@@ -45,6 +46,7 @@ def _failures() -> Counter:
 
 
 @pytest.mark.postgresql
+@pytest.mark.mysql
 def test_kill_a_random_child_every_second_loses_nothing_and_runs_nothing_twice(runtasks, wait_for):
     # A few milliseconds per body keep the drain long enough for several kills.
     early = tasks.record.enqueue_many([((f"e{i}", 0.003), {}) for i in range(2500)])
@@ -128,7 +130,29 @@ def test_kill_whole_worker_then_a_new_worker_finishes_everything(runtasks, wait_
     assert all(rows[k].redelivered and starts[k] == 2 for k in running if k.startswith("l"))
 
 
+def _cut_other_connections() -> int:
+    """Close every other connection to the test database from the server's side."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT id FROM information_schema.PROCESSLIST "
+            "WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        )
+        killed = 0
+        for (thread,) in cursor.fetchall():
+            with contextlib.suppress(Exception):  # it closed meanwhile
+                cursor.execute(f"KILL CONNECTION {int(thread)}")
+                killed += 1
+        return killed
+
+
 @pytest.mark.postgresql
+@pytest.mark.mysql
 def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_for):
     results = tasks.record.enqueue_many([((f"k{i}",), {}) for i in range(3000)])
     worker = runtasks("-c", "2")
@@ -136,12 +160,7 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
     for round_ in range(3):
         done = 300 + round_ * 400
         wait_for(lambda done=done: Execution.objects.count() > done, timeout=30)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            terminated += cursor.fetchone()[0]
+        terminated += _cut_other_connections()
     wait_for(lambda: _all_final(3000), timeout=60)
     counts = _states([r.id for r in results])
     failures = _failures()
@@ -165,8 +184,10 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
 
 
 def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks, vendor):
-    # SQLite, the single-writer path, proves the same on a tenth of the load.
-    n = 20000 if vendor == "postgresql" else 2000
+    # SQLite, the single-writer path, proves the same on a tenth of the load; MariaDB/MySQL
+    # on a quarter (a durable InnoDB commit per claim and per finish drains ~500-700/s on
+    # this shared 2-core machine: 20,000 would not fit the 55 s bound).
+    n = {"postgresql": 20000, "mysql": 5000}.get(vendor, 2000)
     results = tasks.record.enqueue_many([((f"u{i}",), {}) for i in range(n)])
     began = time.monotonic()
     workers = [runtasks("--burst", "-c", "2"), runtasks("--burst", "-c", "2")]
