@@ -26,6 +26,6 @@ class Migration(migrations.Migration):
     # MySQL cannot roll DDL back: Django refuses DDL inside a transaction there.
     atomic = False
 
-    dependencies = [("django_tasks", "0005_chord")]
+    dependencies = [("django_tasks", "0006_dashboard")]
 
     operations = [migrations.RunPython(_run("SCHEMA"), _run("UNSCHEMA"), elidable=False)]
