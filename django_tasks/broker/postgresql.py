@@ -293,16 +293,16 @@ class Listener:
         self._conn = psycopg.connect(**params, autocommit=True)
         self._conn.execute(f"LISTEN {CHANNEL}")
 
-    def wait(self, timeout: float) -> set[str]:
-        """Block up to `timeout` seconds for notifications; return the queues named."""
-        queues: set[str] = set()
+    def wait(self, timeout: float) -> list[str]:
+        """Block up to `timeout` seconds for notifications; return the queue each names."""
+        queues: list[str] = []
         gen = self._conn.notifies(timeout=timeout, stop_after=1)
         for n in gen:
-            queues.add(n.payload)
+            queues.append(n.payload)
         # Drain whatever else arrived at once, without blocking.
         if queues:
             for n in self._conn.notifies(timeout=0):
-                queues.add(n.payload)
+                queues.append(n.payload)
         return queues
 
     def fileno(self) -> int:

@@ -28,6 +28,7 @@ from .consumer import Consumer, ConsumerConfig
 from .maintenance import DeadWorkerRecovery
 from .slots import Slot, SlotFile, database_key, slot_path
 from .stdouts import redirect_stdouts
+from .wakeup import WakePipe, Waker
 
 logger = logging.getLogger("django_tasks.worker")
 
@@ -132,6 +133,10 @@ class Supervisor:
             self.concurrency,
             ",".join(self.queues),
         )
+        # The only listening connection: consumers are woken through the pipe, one each.
+        self.wake_pipe = WakePipe()
+        self.waker = Waker(self.broker, self.queues, self.wake_pipe, self.name)
+        self._wake_thread: threading.Thread | None = None
         try:
             if self.pool == "prefork":
                 self._run_prefork()
@@ -139,6 +144,10 @@ class Supervisor:
                 self._run_in_process()
         finally:
             signals.worker_shutdown.send(sender=self)
+            if self._wake_thread is not None:
+                self._wake_thread.join(timeout=5)  # it closes its listener itself
+            self.waker.close()
+            self.wake_pipe.close()
             self._unregister()
             self.slots.remove()
         logger.info("worker name=%s event=stop", self.name)
@@ -246,7 +255,15 @@ class Supervisor:
                     self.recovery.run()
             except Exception as exc:
                 self._db_trouble(exc)
-            time.sleep(TICK)
+            self._wait_for_notifications(TICK)
+
+    def _wait_for_notifications(self, timeout: float) -> None:
+        """Sleep up to `timeout`; each notification meanwhile wakes one idle consumer."""
+        try:
+            self.waker.wait(timeout)
+        except Exception as exc:
+            self._db_trouble(exc)
+            time.sleep(timeout)
 
     def _heartbeat(self) -> None:
         """One statement for this process and its consumers; then renew their lease."""
@@ -283,6 +300,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         consumer = self._consumer(f"{self.hostname}.{os.getpid()}", slot)
         consumer.parent_pid = os.getppid()
+        consumer.wakeup = self.wake_pipe
         slot.claim_for(consumer.config.name, os.getpid())
 
         def warm(signum, frame):
@@ -464,10 +482,17 @@ class Supervisor:
             name = f"{self.hostname}.{pid}{suffix}"
             self.slots[i].claim_for(name, pid)
             consumer = self._consumer(name, self.slots[i])
+            consumer.wakeup = self.wake_pipe
             self._consumers.append(consumer)
         for consumer in self._consumers:
             self._register_consumer(consumer)
+        if self.pool == "threads":
+            # The main thread only waits from now on: its connection would be one more
+            # than the consumers' and the upkeep thread's.
+            connections[self.broker.using].close()
         upkeep = threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True)
+        self._wake_thread = threading.Thread(target=self._wakeup_loop, name="wakeups", daemon=True)
+        self._wake_thread.start()
         # This process is the pool: it starts and ends as one pool process does.
         signals.worker_process_init.send(sender=None)
         try:
@@ -512,6 +537,12 @@ class Supervisor:
                     "worker name=%s event=unregister-failed", consumer.config.name, exc_info=True
                 )
             connections.close_all()
+
+    def _wakeup_loop(self) -> None:
+        """Threads and solo: this thread alone listens, and wakes the consumer threads."""
+        while not self._done:
+            self._wait_for_notifications(1.0)
+        self.waker.close()
 
     def _upkeep_loop(self) -> None:
         last_upkeep = time.monotonic()
