@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from pathlib import Path
 
 from django.db import connections
 
@@ -65,14 +66,23 @@ class DeadWorkerRecovery:
 
 
 def process_exists(pid: int) -> bool:
-    """Is there a process `pid` on this machine? (signal 0 probes without signalling)"""
+    """Is there a live process `pid` on this machine? (signal 0 probes without signalling)"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Has `pid` exited, not yet reaped? (a killed worker's child waits for init to reap it)"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def _remove_if_supervisor_gone(path, dead) -> None:

@@ -250,7 +250,9 @@ class Supervisor:
                 if now - last_beat >= conf.get("HEARTBEAT_INTERVAL"):
                     last_beat = now
                     self._heartbeat()
-                if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                # Every heartbeat: a dead sibling on this host (its pid gone) is recovered
+                # within one interval, without waiting for its heartbeat to go stale.
+                if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):
                     last_upkeep = now
                     self.recovery.run()
             except Exception as exc:
@@ -552,7 +554,7 @@ class Supervisor:
                 time.sleep(0.1)
             try:
                 self._heartbeat()
-                if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):
                     last_upkeep = time.monotonic()
                     self.recovery.run()
             except Exception as exc:
