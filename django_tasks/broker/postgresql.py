@@ -6,8 +6,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 
+from .. import conf
 from ..message import Message, Outcome
 from ..serialization import dumps
 from . import codec
@@ -162,8 +163,19 @@ class PostgreSQLBroker(Broker):
         connection.ensure_connection()
         with connection.wrap_database_errors:
             cursor = psycopg.Cursor(connection.connection)
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=self._prepares())
             return cursor
+
+    @staticmethod
+    def _prepares() -> bool:
+        """
+        Prepare statements server-side? Not behind a pooler in transaction mode: PgBouncer
+        before 1.21 cannot carry them (the next transaction may run on another server
+        connection, where the name is unknown or means another statement), so
+        ``PREPARED_STATEMENTS = False`` turns them off; each statement is then planned per
+        call. (Django's own ``prepare_threshold`` is None by default, so it cannot say.)
+        """
+        return conf.get("PREPARED_STATEMENTS")
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
@@ -272,8 +284,8 @@ class PostgreSQLBroker(Broker):
             exc, psycopg.OperationalError | psycopg.InterfaceError
         )
 
-    def listen(self) -> Listener:
-        return Listener(self.connection.get_connection_params())
+    def listen(self, using: str | None = None) -> Listener:
+        return Listener(connections[using or self.using].get_connection_params())
 
     def estimated_count(self) -> int | None:
         with self.connection.cursor() as cursor:

@@ -140,9 +140,11 @@ class SQLiteBroker(Broker):
         rows.sort(key=lambda r: r[11])  # claim_seq: the order the worker runs them
         return [codec.decode(r, to_datetime=self._datetime) for r in rows]
 
-    def listen(self) -> DataVersionWatcher | None:
+    def listen(self, using: str | None = None) -> DataVersionWatcher | None:
         """Watch the database file for commits by other connections (no NOTIFY here)."""
-        name = self.connection.settings_dict["NAME"]
+        from django.db import connections
+
+        name = connections[using or self.using].settings_dict["NAME"]
         if not name or str(name) == ":memory:" or str(name).startswith("file:"):
             return None
         return DataVersionWatcher(str(name))

@@ -21,6 +21,8 @@ import os
 import select
 import time
 
+from .. import conf
+
 logger = logging.getLogger("django_tasks.worker.wakeup")
 
 #: Bytes written per wake-up; the pipe holds tens of thousands before a write would block
@@ -107,8 +109,9 @@ class Waker:
             self.pipe.wake(count)
 
     def _open(self) -> None:
+        using = conf.get("LISTEN_DATABASE")
         try:
-            self._listener = self.broker.listen()
+            self._listener = None if using is False else self.broker.listen(using)
         except Exception as exc:
             if not self.broker.is_connection_error(exc):
                 raise
@@ -117,7 +120,10 @@ class Waker:
         if not self._logged:
             self._logged = True
             how = "listen" if self._listener is not None else "poll"
-            logger.info("worker name=%s event=wakeups mode=%s", self.name, how)
+            where = "off" if using is False else (using or self.broker.using)
+            logger.info(
+                "worker name=%s event=wakeups mode=%s listen_database=%s", self.name, how, where
+            )
         if self._listener is not None:
             self.pipe.wake(64)  # rows may have arrived before listening began
         else:

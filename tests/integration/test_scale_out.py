@@ -5,6 +5,7 @@ consumers woken through the supervisor's pipe, one per notification, on every po
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -71,3 +72,26 @@ def test_a_large_enqueue_brings_in_every_consumer(runtasks, wait_for):
         TaskMessage.objects.filter(name="tests.tasks.sleep_for").values_list("worker", flat=True)
     )
     assert len(workers) == 2, workers
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "LISTEN_DATABASE",
+            "nowhere",
+            "None (listen on DATABASE), False (poll), or the alias of a database in DATABASES",
+        ),
+        ("LISTEN_DATABASE", True, "None (listen on DATABASE), False (poll)"),
+        ("PREPARED_STATEMENTS", "no", "True or False"),
+    ],
+)
+def test_bad_scale_out_settings_name_the_key(settings, key, value, expected):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_tasks import conf
+
+    settings.DJANGO_TASKS = {**settings.DJANGO_TASKS, key: value}
+    with pytest.raises(ImproperlyConfigured, match=re.escape(f"DJANGO_TASKS[{key!r}]")) as err:
+        conf.get(key)
+    assert expected in str(err.value)
