@@ -77,12 +77,17 @@ def process_exists(pid: int) -> bool:
 
 
 def _zombie(pid: int) -> bool:
-    """Has `pid` exited, not yet reaped? (a killed worker's child waits for init to reap it)"""
+    """
+    Has `pid` exited, not yet reaped by another process? (A killed worker's child waits
+    for init to reap it.) Our own exited children are not: this supervisor reaps them and
+    settles what they held itself (a hard time limit's outcome, for one).
+    """
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[:1] == ["Z"] and fields[1:2] != [str(os.getpid())]
 
 
 def _remove_if_supervisor_gone(path, dead) -> None:
