@@ -18,8 +18,9 @@ because autovacuum is off on the benchmark server):
                 to the last (no process start-up); the burst's exit time;
 * latency       an idle worker; one ``stamp`` task at a time, 10-50 ms apart (spread over
                 the poll interval where the database cannot NOTIFY): its body sends its
-                ``time.time()`` by UDP; latency = body start - ``delay()`` returned (as
-                bench/peers measures it); at most --latency-budget seconds;
+                ``time.time()`` by UDP; latency = body start - just before ``delay()``
+                (as users feel it, and as bench/peers measures every peer); the same from
+                after ``delay()`` returned is a second figure; at most --latency-budget s;
 * idle          a fresh idle worker over --idle-seconds: CPU % of one core (supervisor +
                 children, /proc/<pid>/stat), the statements it sends (logged at the driver,
                 see bench/apps.py) and, on PostgreSQL, transactions/s from
@@ -28,6 +29,9 @@ because autovacuum is off on the benchmark server):
 * history       --history-rows finished rows inserted with one INSERT ... SELECT
                 (generate_series / a recursive CTE), then enqueue, drain and idle again,
                 with their ratios to the empty-table figures;
+* backlog       N no-ops in queue "mail" drained by ``runtasks --burst -Q mail`` alone, then
+                again beside --backlog-rows due rows waiting in queue "bulk" (one INSERT ...
+                SELECT): steady tasks/s of both and their ratio (target >= 0.9);
 * memory        (--memory) a worker's RSS and PSS per child after 10,000 and 200,000 tasks.
 
 Throughput workloads run --repeat times; the table shows medians, the JSON every run. With
@@ -62,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/dt_bench"
 RESULTS = HERE / "results"
-PHASES = ("enqueue", "drain", "latency", "idle", "history", "memory")
+PHASES = ("enqueue", "drain", "latency", "idle", "history", "backlog", "memory")
 PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery")
 PEER_VENV_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -209,6 +213,38 @@ class DB:
         if states:
             qs = qs.filter(state__in=states)
         return qs.count()
+
+    def queued(self, queue: str) -> int:
+        return self.TaskMessage.objects.filter(state="PENDING", queue=queue).count()
+
+    def insert_backlog(self, rows: int, queue: str) -> None:
+        """`rows` due PENDING no-ops in `queue`, one statement (ids apart from enqueue's)."""
+        cols = (
+            "id, name, queue, priority, args, kwargs, state, run_at, retries, acks_late, "
+            "redelivered, options, parent_id, group_id, exc_type, exc_message, traceback, "
+            "worker, created_at"
+        )
+        if self.vendor == "postgresql":
+            self.execute(
+                f"""
+                INSERT INTO {self.table} ({cols})
+                SELECT 'backlog-' || g, 'bench.tasks.noop', %s, 0, '[]', '{{}}', 'PENDING',
+                       now() - interval '1 hour', 0, false, false, '{{}}', '', '', '', '',
+                       '', '', now()
+                  FROM generate_series(1, %s) AS g""",
+                [queue, rows],
+            )
+        else:
+            self.execute(
+                f"""
+                WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ?)
+                INSERT INTO {self.table} ({cols})
+                SELECT 'backlog-' || g, 'bench.tasks.noop', ?, 0, '[]', '{{}}', 'PENDING',
+                       strftime('%Y-%m-%d %H:%M:%f000', 'now', '-1 hour'), 0, 0, 0, '{{}}',
+                       '', '', '', '', '', '', strftime('%Y-%m-%d %H:%M:%f000', 'now')
+                  FROM s""",
+                [rows, queue],
+            )
 
     def unfinished(self) -> bool:
         from django_tasks import states
@@ -512,15 +548,17 @@ class Bench:
 
     # drain --------------------------------------------------------------------------------
 
-    def drain(self, n: int, label: str) -> dict[str, Any]:
-        """Drain the `n` queued tasks with ``runtasks --burst``; figures from done_at."""
-        queued = self.db.count("PENDING")
+    def drain(self, n: int, label: str, queue: str | None = None) -> dict[str, Any]:
+        """Drain the `n` queued tasks (of `queue`: -Q) with ``runtasks --burst``; figures
+        from done_at."""
+        queued = self.db.count("PENDING") if queue is None else self.db.queued(queue)
         if queued != n:
             raise BenchError(f"drain expects {n} queued tasks, found {queued}")
         # The harness reaps runtasks, which reaps its children: RUSAGE_CHILDREN's delta is the
         # CPU time of the whole worker tree.
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        worker = self.runtasks("--burst", label=label)
+        extra = ("-Q", queue) if queue else ()
+        worker = self.runtasks("--burst", *extra, label=label)
         try:
             code = worker.wait(timeout=max(120.0, n / 200))
             exited = time.time()
@@ -546,6 +584,30 @@ class Bench:
             "worker_cpu_s": round(cpu, 2),
             "worker_cpu_ms_per_task": round(1000 * cpu / n, 3),
         }
+
+    # backlog ------------------------------------------------------------------------------
+
+    def backlog(self, n: int, rows: int) -> dict[str, Any]:
+        """A served queue's drain alone, then beside `rows` due rows of another queue."""
+        out: dict[str, Any] = {"rows": rows}
+        for label, backlog in (("alone", 0), ("beside", rows)):
+            self.db.reset()
+            if backlog:
+                t0 = time.perf_counter()
+                self.db.insert_backlog(backlog, "bulk")
+                out["insert_s"] = round(time.perf_counter() - t0, 1)
+            self.tasks.noop.enqueue_many([()] * n, queue="mail")
+            self.db.vacuum()
+            self.db.checkpoint()
+            out[label] = self.drain(n, f"backlog-{label}", queue="mail")
+            if self.db.queued("bulk") != backlog:
+                raise BenchError("the worker serving 'mail' touched the 'bulk' backlog")
+        out["ratio_steady"] = round(
+            out["beside"]["steady_tasks_per_s"] / out["alone"]["steady_tasks_per_s"], 2
+        )
+        out["ratio"] = round(out["beside"]["tasks_per_s"] / out["alone"]["tasks_per_s"], 2)
+        self.db.reset()
+        return out
 
     # latency ------------------------------------------------------------------------------
 
@@ -592,7 +654,7 @@ class Bench:
                 time.sleep(random.uniform(0.01, 0.01 + poll))
 
         worker = self.runtasks(label="latency")
-        lat, call = [], []
+        lat, after, call = [], [], []
         try:
             for i in range(5):  # warm-up: the first waits for the worker to boot
                 stamp(port, f"w{i}")
@@ -605,7 +667,8 @@ class Bench:
                 stamp(port, str(i))
                 t_commit = time.time()
                 t_start = started(str(i), 30, worker)
-                lat.append((t_start - t_commit) * 1000)
+                lat.append((t_start - t_call) * 1000)
+                after.append((t_start - t_commit) * 1000)
                 call.append((t_commit - t_call) * 1000)
                 if time.monotonic() > deadline:
                     break
@@ -614,7 +677,12 @@ class Bench:
             worker.stop()
             sock.close()
         extra = {"truncated_after_s": budget} if len(lat) < samples else {}
-        return {**percentiles(lat), "enqueue_call_p50_ms": percentiles(call)["p50_ms"], **extra}
+        return {
+            **percentiles(lat),
+            "after_return": percentiles(after),
+            "enqueue_call_p50_ms": percentiles(call)["p50_ms"],
+            **extra,
+        }
 
     # idle ---------------------------------------------------------------------------------
 
@@ -923,13 +991,17 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
             rows.append(
                 (
                     f"latency_{p}",
-                    f"latency enqueue -> start {p}",
+                    f"latency before delay() -> start {p}",
                     lat[f"{p}_ms"],
                     "ms",
-                    f"{lat['samples']} samples"
-                    + (" (time budget)" if "truncated_after_s" in lat else "")
-                    if p == "p50"
-                    else "",
+                    (
+                        f"{lat['samples']} samples"
+                        + (" (time budget)" if "truncated_after_s" in lat else "")
+                        + "; "
+                        if p == "p50"
+                        else ""
+                    )
+                    + f"after delay() returned: {lat['after_return'].get(f'{p}_ms')} ms",
                 )
             )
     if "idle" in results:
@@ -974,6 +1046,29 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
                 idle["statements_per_s"],
                 "/s",
                 "",
+            )
+        )
+    if "backlog" in results:
+        b = results["backlog"]
+        for label in ("alone", "beside"):
+            rows.append(
+                (
+                    f"backlog.{label}",
+                    f"queue 'mail' drain {label}"
+                    + (f" {b['rows']:,} waiting in 'bulk'" if label == "beside" else ""),
+                    b[label]["steady_tasks_per_s"],
+                    "tasks/s",
+                    f"spawn -> last done {b[label]['tasks_per_s']} tasks/s",
+                )
+            )
+        verdict = "met" if b["ratio_steady"] >= 0.9 else "NOT met"
+        rows.append(
+            (
+                "backlog.ratio",
+                "beside a backlog / alone (target >= 0.9)",
+                b["ratio_steady"],
+                "x",
+                f"{verdict}; spawn -> last done {b['ratio']}x",
             )
         )
     if "history" in results:
@@ -1103,11 +1198,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--idle-seconds", type=float, default=10.0)
     ap.add_argument("--history-rows", type=int, default=1_000_000)
+    ap.add_argument(
+        "--backlog-rows",
+        type=int,
+        default=1_000_000,
+        help="rows waiting in another queue in the backlog phase (default %(default)s)",
+    )
     ap.add_argument("--concurrency", type=int, default=2, help="runtasks -c")
     ap.add_argument("--loglevel", default="warning", help="runtasks -l (default warning)")
     ap.add_argument(
         "--phases",
-        default="enqueue,drain,latency,idle,history",
+        default="enqueue,drain,latency,idle,history,backlog",
         help=f"comma-separated subset of {','.join(PHASES)}",
     )
     ap.add_argument(
@@ -1268,6 +1369,8 @@ def main(argv: list[str] | None = None) -> int:
             return out
 
         phase("history", history)
+    if "backlog" in args.phases:
+        phase("backlog", bench.backlog, args.n, args.backlog_rows)
     if "memory" in args.phases:
         db.reset()
         phase("memory", bench.memory, args.memory_marks)

@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_TIMEOUT": 30.0,
     "CLAIM_BATCH_SIZE": 100,
     "WORKER_CONN_MAX_AGE": 600,
+    "PREPARED_STATEMENTS": True,
+    "LISTEN_DATABASE": None,
     "MAX_TASKS_PER_CHILD": None,
     "MAX_MEMORY_PER_CHILD": None,
     "ROUTES": None,
@@ -137,6 +139,13 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "HEARTBEAT_TIMEOUT": (_positive_seconds, "seconds (> 0)"),
     "CLAIM_BATCH_SIZE": (lambda v: _int(v) and 1 <= v <= 1000, "an integer from 1 to 1000"),
     "WORKER_CONN_MAX_AGE": (_seconds_or_none, "seconds or None"),
+    "PREPARED_STATEMENTS": (_bool, "True or False"),
+    "LISTEN_DATABASE": (
+        lambda v: (
+            v is None or v is False or (isinstance(v, str) and v in django_settings.DATABASES)
+        ),
+        "None (listen on DATABASE), False (poll), or the alias of a database in DATABASES",
+    ),
     "MAX_TASKS_PER_CHILD": (_positive_int_or_none, "a positive integer or None"),
     "MAX_MEMORY_PER_CHILD": (_positive_int_or_none, "KiB (a positive integer) or None"),
     "ROUTES": (

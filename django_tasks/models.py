@@ -72,12 +72,15 @@ class TaskMessage(models.Model):
         # Every index gets a new entry on each claim and finish (a state change is never a
         # HOT update), so there are few, and partial where their rows are few.
         indexes = [
-            # The claim's WHERE and ORDER BY: costs the same beside millions of finished rows.
+            # The claim's WHERE and ORDER BY, per served queue: costs the same beside
+            # millions of finished rows and beside any backlog in the other queues.
             models.Index(
-                fields=["-priority", "run_at"],
-                name="dt_claimable",
+                fields=["queue", "-priority", "run_at"],
+                name="dt_claim",
                 condition=CLAIMABLE.q,
             ),
+            # The next due time of a served queue (NEXT_DUE, idle workers), the same way.
+            models.Index(fields=["queue", "run_at"], name="dt_due", condition=CLAIMABLE.q),
             # Recovery of a dead worker's rows.
             models.Index(fields=["worker"], name="dt_held", condition=HELD.q),
             # The admin's newest-first list.

@@ -24,6 +24,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# PgBouncer for tests/integration/test_pgbouncer.py (the fixture starts its own on a free port).
+if ! command -v pgbouncer >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null || echo "!! could not install pgbouncer" >&2
+fi
+
 PG_URL="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 MYSQL_URL="${TEST_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
 if ! .venv/bin/python - "$PG_URL" <<'PY' 2>/dev/null

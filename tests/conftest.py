@@ -125,11 +125,14 @@ def database_url() -> str:
 class WorkerProcess:
     """A running ``manage.py runtasks`` subprocess with its log file."""
 
-    def __init__(self, args: tuple[str, ...], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, args: tuple[str, ...], env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
         self.log_path = log
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 str(ROOT / "manage.py"),
                 "runtasks",
@@ -193,7 +196,13 @@ def runtasks(request):
     started: list[WorkerProcess] = []
     LOGS.mkdir(parents=True, exist_ok=True)
 
-    def start(*args: str, env: dict[str, str] | None = None, wait_ready: bool = True):
+    def start(
+        *args: str,
+        env: dict[str, str] | None = None,
+        wait_ready: bool = True,
+        prefix: tuple[str, ...] = (),
+    ):
+        """`prefix` goes before the command (``unshare --uts ...``: a host of its own)."""
         full_env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -201,7 +210,7 @@ def runtasks(request):
             **(env or {}),
         }
         log = LOGS / f"{request.node.name[:80]}-{len(started)}.log"
-        worker = WorkerProcess(args, full_env, log)
+        worker = WorkerProcess(args, full_env, log, prefix)
         started.append(worker)
         if wait_ready and "--burst" not in args:
             _wait_until(

@@ -972,8 +972,11 @@ class Broker:
 
     # -- wake-ups ------------------------------------------------------------------------------
 
-    def listen(self):
-        """Return a ``Listener`` that blocks until work may be ready (None: poll)."""
+    def listen(self, using: str | None = None):
+        """
+        Return a ``Listener`` that blocks until work may be ready (None: poll), on a
+        connection of its own to database `using` (default: the broker's).
+        """
         return None
 
     def seconds_until_due(self, queues: Sequence[str]) -> float | None:

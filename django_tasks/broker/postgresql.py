@@ -6,8 +6,9 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 
+from .. import conf
 from ..message import Message, Outcome
 from ..serialization import dumps
 from . import codec
@@ -62,19 +63,27 @@ COPY = f"""
 
 # claim: due PENDING/RETRY -> RECEIVED, numbered first_seq + 1, + 2, ... in the order the
 # worker will run them. Safe with concurrent workers: SKIP LOCKED hands each row to one
-# claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated. The partial
-# index dt_claimable serves the WHERE and ORDER BY whatever the size of the finished history;
-# "id = ANY(ARRAY(...))" makes the UPDATE find its rows by primary key (without it the
-# planner may hash-join the whole table against the batch on small and mid-size tables).
+# claimer; MATERIALIZED fences the planner, so LIMIT bounds the rows updated.
+# Per served queue: a LATERAL takes each queue's first `limit` due rows in priority order
+# from dt_claim (queue, priority, run_at), so a claim reads only its queues' due rows,
+# whatever waits in the others. Priorities keep their meaning across the served queues:
+# the best `limit` rows of all of them are among the per-queue bests, and the outer ORDER
+# BY picks them. (Rows a LATERAL locked that the outer LIMIT leaves are unlocked when the
+# statement commits, a moment later.) "id = ANY(ARRAY(...))" makes the UPDATE find its rows
+# by primary key (without it the planner may hash-join the whole table against the batch).
 CLAIM = f"""
     WITH ready AS MATERIALIZED (
         SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
-          FROM (SELECT id, priority, run_at FROM {TABLE}
-                 WHERE {CLAIMABLE.sql()} AND queue = ANY(%(queues)s)
-                   AND run_at <= now()
-                 ORDER BY priority DESC, run_at
-                 LIMIT %(limit)s
-                   FOR UPDATE SKIP LOCKED) AS locked)
+          FROM (SELECT c.id, c.priority, c.run_at
+                  FROM unnest(%(queues)s::text[]) AS q(queue)
+                 CROSS JOIN LATERAL (
+                       SELECT id, priority, run_at FROM {TABLE}
+                        WHERE {CLAIMABLE.sql()} AND queue = q.queue AND run_at <= now()
+                        ORDER BY priority DESC, run_at
+                        LIMIT %(limit)s
+                          FOR UPDATE SKIP LOCKED) AS c
+                 ORDER BY c.priority DESC, c.run_at
+                 LIMIT %(limit)s) AS locked)
     UPDATE {TABLE} AS t
        SET state = 'RECEIVED', worker = %(worker)s, reserved_at = now(), started_at = NULL,
            claim_seq = %(first_seq)s + ready.rn
@@ -112,11 +121,17 @@ FINISH = f"""
      WHERE t.id = v.id AND t.worker = %(worker)s AND {HELD.sql("t.state")}
     RETURNING t.id, t.group_id"""
 
-# seconds until the earliest waiting row is due, by the database's clock (one clock for
-# every host); served by dt_claimable.
+# seconds until the earliest waiting row of the served queues is due, by the database's
+# clock (one clock for every host): one dt_due entry per served queue, whatever waits in
+# the others.
 NEXT_DUE = f"""
-    SELECT EXTRACT(EPOCH FROM min(run_at) - now())::float8 FROM {TABLE}
-     WHERE {CLAIMABLE.sql()} AND queue = ANY(%(queues)s)"""
+    SELECT EXTRACT(EPOCH FROM min(d.run_at) - now())::float8
+      FROM unnest(%(queues)s::text[]) AS q(queue)
+     CROSS JOIN LATERAL (
+           SELECT run_at FROM {TABLE}
+            WHERE {CLAIMABLE.sql()} AND queue = q.queue
+            ORDER BY run_at
+            LIMIT 1) AS d"""
 
 # estimated_count: the planner's row estimate, kept by (auto)vacuum and analyze; one catalog
 # row, whatever the size of the table (COUNT(*) reads every row).
@@ -176,8 +191,19 @@ class PostgreSQLBroker(Broker):
             cursor = psycopg.Cursor(connection.connection)
             if lenient_dates:
                 cursor.adapters.register_loader("timestamptz", _lenient_timestamptz_loader())
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=self._prepares())
             return cursor
+
+    @staticmethod
+    def _prepares() -> bool:
+        """
+        Prepare statements server-side? Not behind a pooler in transaction mode: PgBouncer
+        before 1.21 cannot carry them (the next transaction may run on another server
+        connection, where the name is unknown or means another statement), so
+        ``PREPARED_STATEMENTS = False`` turns them off; each statement is then planned per
+        call. (Django's own ``prepare_threshold`` is None by default, so it cannot say.)
+        """
+        return conf.get("PREPARED_STATEMENTS")
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         if len(messages) == 1:
@@ -286,8 +312,8 @@ class PostgreSQLBroker(Broker):
             exc, psycopg.OperationalError | psycopg.InterfaceError
         )
 
-    def listen(self) -> Listener:
-        return Listener(self.connection.get_connection_params())
+    def listen(self, using: str | None = None) -> Listener:
+        return Listener(connections[using or self.using].get_connection_params())
 
     def estimated_count(self) -> int | None:
         with self.connection.cursor() as cursor:
@@ -307,16 +333,16 @@ class Listener:
         self._conn = psycopg.connect(**params, autocommit=True)
         self._conn.execute(f"LISTEN {CHANNEL}")
 
-    def wait(self, timeout: float) -> set[str]:
-        """Block up to `timeout` seconds for notifications; return the queues named."""
-        queues: set[str] = set()
+    def wait(self, timeout: float) -> list[str]:
+        """Block up to `timeout` seconds for notifications; return the queue each names."""
+        queues: list[str] = []
         gen = self._conn.notifies(timeout=timeout, stop_after=1)
         for n in gen:
-            queues.add(n.payload)
+            queues.append(n.payload)
         # Drain whatever else arrived at once, without blocking.
         if queues:
             for n in self._conn.notifies(timeout=0):
-                queues.add(n.payload)
+                queues.append(n.payload)
         return queues
 
     def fileno(self) -> int:

@@ -30,19 +30,29 @@ NOW_END = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '+0.001 seconds')"
 # SQLite has no SKIP LOCKED and needs none: an UPDATE takes the database's write lock
 # before its sub-SELECT reads, so two workers never read the same ready rows; the second
 # waits (busy timeout) and then sees them RECEIVED. Due and expired are judged by NOW_END.
+# {ready} is one CLAIM_QUEUE per served queue joined by UNION ALL: each reads only its
+# queue's due rows from dt_claim (queue, priority, run_at); the best `limit` of them all
+# are the claim, so priorities keep their meaning across the served queues. INDEXED BY:
+# without statistics SQLite prefers dt_due for "run_at < now", then sorts every due row of
+# the queue; dt_claim reads them in priority order and stops at the limit.
 # RETURNING: codec.CLAIMED_COLUMNS, then expired.
 CLAIM = f"""
     UPDATE {TABLE}
        SET state = 'RECEIVED', worker = %s, reserved_at = {NOW}, started_at = NULL,
            claim_seq = %s + ready.rn
       FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, run_at) AS rn
-              FROM {TABLE}
-             WHERE {CLAIMABLE.sql()} AND queue IN ({{queues}}) AND run_at < {NOW_END}
-             ORDER BY priority DESC, run_at
-             LIMIT %s) AS ready
+              FROM (SELECT id, priority, run_at FROM ({{ready}})
+                     ORDER BY priority DESC, run_at
+                     LIMIT %s)) AS ready
      WHERE {TABLE}.id = ready.id
     RETURNING id, name, args, kwargs, queue, priority, retries, eta, expires, options,
               redelivered, claim_seq, expires IS NOT NULL AND expires < {NOW_END}"""
+# One served queue's best due rows (parameters: the queue, the limit).
+CLAIM_QUEUE = f"""
+    SELECT * FROM (SELECT id, priority, run_at FROM {TABLE} INDEXED BY dt_claim
+                    WHERE {CLAIMABLE.sql()} AND queue = %s AND run_at < {NOW_END}
+                    ORDER BY priority DESC, run_at
+                    LIMIT %s)"""
 
 # finish (final states), one row per statement in one transaction (no network here, the
 # statements are cheap): held -> SUCCESS/FAILURE/REVOKED/REJECTED. States are literals so
@@ -54,12 +64,17 @@ FINISH = f"""
      WHERE id = %s AND worker = %s AND {HELD.sql()}
     RETURNING id, group_id"""
 
-# seconds until due, by NOW: states as literals, so the partial claim index serves it (a
+# seconds until due, by NOW: states as literals, so the partial index dt_due serves it (a
 # bound "state IN (?, ?)" cannot match a partial index in SQLite: that scanned the whole
-# table).
+# table). {due} is one NEXT_DUE_QUEUE per served queue joined by UNION ALL.
 NEXT_DUE = f"""
-    SELECT (julianday(min(run_at)) - julianday({NOW})) * 86400.0 FROM {TABLE}
-     WHERE {CLAIMABLE.sql()} AND queue IN ({{queues}})"""
+    SELECT (julianday(min(run_at)) - julianday({NOW})) * 86400.0 FROM ({{due}})"""
+# One served queue's earliest waiting row (parameter: the queue).
+NEXT_DUE_QUEUE = f"""
+    SELECT * FROM (SELECT run_at FROM {TABLE} INDEXED BY dt_due
+                    WHERE {CLAIMABLE.sql()} AND queue = %s
+                    ORDER BY run_at
+                    LIMIT 1)"""
 
 HELD_BY = f"""
     SELECT id FROM {TABLE} WHERE {HELD.sql()} AND worker = %s"""
@@ -96,8 +111,11 @@ class SQLiteBroker(Broker):
         return changed
 
     def seconds_until_due(self, queues: Sequence[str]) -> float | None:
+        if not queues:
+            return None
         with self.connection.cursor() as cursor:
-            cursor.execute(NEXT_DUE.format(queues=", ".join(["%s"] * len(queues))), list(queues))
+            due = " UNION ALL ".join([NEXT_DUE_QUEUE] * len(queues))
+            cursor.execute(NEXT_DUE.format(due=due), list(queues))
             return cursor.fetchone()[0]
 
     def _held_ids(self, worker: str) -> list[str]:
@@ -113,15 +131,20 @@ class SQLiteBroker(Broker):
     def claim(
         self, worker: str, queues: Sequence[str], limit: int, first_seq: int = 0
     ) -> list[Message]:
-        sql = CLAIM.format(queues=", ".join(["%s"] * len(queues)))
+        if not queues:
+            return []
+        sql = CLAIM.format(ready=" UNION ALL ".join([CLAIM_QUEUE] * len(queues)))
+        params = [worker, first_seq, *(p for q in queues for p in (q, limit)), limit]
         with self.connection.cursor() as cursor:
-            cursor.execute(sql, [worker, first_seq, *queues, limit])
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         return codec.decode_claimed(rows, to_datetime=self._datetime)
 
-    def listen(self) -> DataVersionWatcher | None:
+    def listen(self, using: str | None = None) -> DataVersionWatcher | None:
         """Watch the database file for commits by other connections (no NOTIFY here)."""
-        name = self.connection.settings_dict["NAME"]
+        from django.db import connections
+
+        name = connections[using or self.using].settings_dict["NAME"]
         if not name or str(name) == ":memory:" or str(name).startswith("file:"):
             return None
         return DataVersionWatcher(str(name))

@@ -3,8 +3,9 @@ One consumer: claim a batch, run it, record the outcomes in one statement, repea
 
 A consumer is a prefork child process, a thread of the threads pool, or the solo worker's
 main loop. It owns one database connection for its whole life (whatever ``CONN_MAX_AGE``
-says for web requests), plus a LISTEN connection on PostgreSQL, and keeps no transaction
-open while a task body runs.
+says for web requests) and keeps no transaction open while a task body runs. Idle, it waits
+on its supervisor's wake pipe (``wakeup.py``: the supervisor alone listens to the database);
+a consumer run without one listens itself.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class Consumer:
         self._opened_at = time.monotonic()
         #: The supervisor's pid (prefork): a child whose parent is gone stops.
         self.parent_pid: int | None = None
+        #: The supervisor's wake pipe (``wakeup.WakePipe``); None: listen on our own.
+        self.wakeup = None
         self.ctx = ExecutorContext(
             app=app,
             broker=broker,
@@ -140,6 +143,8 @@ class Consumer:
         )
         if messages:
             self._claim_seq = max(m.claim_seq for m in messages)
+            if self.wakeup is not None and len(messages) >= limit:
+                self.wakeup.wake()  # more may be waiting: bring in an idle sibling
         if not messages:
             self._flush()
             if self.config.burst:
@@ -377,6 +382,9 @@ class Consumer:
     def _wait_idle(self) -> None:
         due_in = self.broker.seconds_until_due(self.config.queues)
         poll = conf.get("POLL_INTERVAL")
+        if self.wakeup is not None:
+            self._wait_for_wakeup(poll, due_in)
+            return
         if self._listener is None and not self._listen_tried:
             self._listen_tried = True
             self._listener = self.broker.listen()
@@ -400,6 +408,18 @@ class Consumer:
                     return
             else:
                 time.sleep(min(0.1, left))
+
+    def _wait_for_wakeup(self, poll: float, due_in: float | None) -> None:
+        """Idle: wait for the supervisor's wake-up, the next due row, or the safety poll."""
+        if self.broker.supports_notify:
+            poll = max(poll, NOTIFY_SAFETY_POLL)
+        timeout = poll if due_in is None else min(poll, max(0.0, due_in))
+        deadline = time.monotonic() + timeout
+        # In steps of a second at most, so a warm shutdown is seen within one.
+        while not self.stopping:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.wakeup.wait(min(1.0, left)):
+                return
 
     # -- connections -------------------------------------------------------------------------
 

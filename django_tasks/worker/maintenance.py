@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from pathlib import Path
 
 from django.db import connections
 
@@ -65,14 +66,28 @@ class DeadWorkerRecovery:
 
 
 def process_exists(pid: int) -> bool:
-    """Is there a process `pid` on this machine? (signal 0 probes without signalling)"""
+    """Is there a live process `pid` on this machine? (signal 0 probes without signalling)"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, under another user
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """
+    Has `pid` exited, not yet reaped by another process? (A killed worker's child waits
+    for init to reap it.) Our own exited children are not: this supervisor reaps them and
+    settles what they held itself (a hard time limit's outcome, for one).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[:1] == ["Z"] and fields[1:2] != [str(os.getpid())]
 
 
 def _remove_if_supervisor_gone(path, dead) -> None:

@@ -28,6 +28,7 @@ from .consumer import Consumer, ConsumerConfig
 from .maintenance import DeadWorkerRecovery
 from .slots import Slot, SlotFile, database_key, slot_path
 from .stdouts import redirect_stdouts
+from .wakeup import WakePipe, Waker
 
 logger = logging.getLogger("django_tasks.worker")
 
@@ -133,6 +134,10 @@ class Supervisor:
             self.concurrency,
             ",".join(self.queues),
         )
+        # The only listening connection: consumers are woken through the pipe, one each.
+        self.wake_pipe = WakePipe()
+        self.waker = Waker(self.broker, self.queues, self.wake_pipe, self.name)
+        self._wake_thread: threading.Thread | None = None
         try:
             if self.pool == "prefork":
                 self._run_prefork()
@@ -140,6 +145,10 @@ class Supervisor:
                 self._run_in_process()
         finally:
             signals.worker_shutdown.send(sender=self)
+            if self._wake_thread is not None:
+                self._wake_thread.join(timeout=5)  # it closes its listener itself
+            self.waker.close()
+            self.wake_pipe.close()
             self._unregister()
             self.slots.remove()
         logger.info("worker name=%s event=stop", self.name)
@@ -248,12 +257,22 @@ class Supervisor:
                 if now - last_beat >= conf.get("HEARTBEAT_INTERVAL"):
                     last_beat = now
                     self._heartbeat()
-                if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                # Every heartbeat: a dead sibling on this host (its pid gone) is recovered
+                # within one interval, without waiting for its heartbeat to go stale.
+                if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):
                     last_upkeep = now
                     self.recovery.run()
             except Exception as exc:
                 self._db_trouble(exc)
-            time.sleep(TICK)
+            self._wait_for_notifications(TICK)
+
+    def _wait_for_notifications(self, timeout: float) -> None:
+        """Sleep up to `timeout`; each notification meanwhile wakes one idle consumer."""
+        try:
+            self.waker.wait(timeout)
+        except Exception as exc:
+            self._db_trouble(exc)
+            time.sleep(timeout)
 
     def _heartbeat(self) -> None:
         """One statement for this process and its consumers; then renew their lease."""
@@ -290,6 +309,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         consumer = self._consumer(f"{self.hostname}.{os.getpid()}", slot)
         consumer.parent_pid = os.getppid()
+        consumer.wakeup = self.wake_pipe
         slot.claim_for(consumer.config.name, os.getpid())
 
         def warm(signum, frame):
@@ -471,10 +491,17 @@ class Supervisor:
             name = f"{self.hostname}.{pid}{suffix}"
             self.slots[i].claim_for(name, pid)
             consumer = self._consumer(name, self.slots[i])
+            consumer.wakeup = self.wake_pipe
             self._consumers.append(consumer)
         for consumer in self._consumers:
             self._register_consumer(consumer)
+        if self.pool == "threads":
+            # The main thread only waits from now on: its connection would be one more
+            # than the consumers' and the upkeep thread's.
+            connections[self.broker.using].close()
         upkeep = threading.Thread(target=self._upkeep_loop, name="upkeep", daemon=True)
+        self._wake_thread = threading.Thread(target=self._wakeup_loop, name="wakeups", daemon=True)
+        self._wake_thread.start()
         # This process is the pool: it starts and ends as one pool process does.
         signals.worker_process_init.send(sender=None)
         try:
@@ -520,6 +547,12 @@ class Supervisor:
                 )
             connections.close_all()
 
+    def _wakeup_loop(self) -> None:
+        """Threads and solo: this thread alone listens, and wakes the consumer threads."""
+        while not self._done:
+            self._wait_for_notifications(1.0)
+        self.waker.close()
+
     def _upkeep_loop(self) -> None:
         last_upkeep = time.monotonic()
         while not self._done:
@@ -528,7 +561,7 @@ class Supervisor:
                 time.sleep(0.1)
             try:
                 self._heartbeat()
-                if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL") * 2:
+                if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):
                     last_upkeep = time.monotonic()
                     self.recovery.run()
             except Exception as exc:

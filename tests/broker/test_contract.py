@@ -58,6 +58,22 @@ def test_claim_takes_due_rows_highest_priority_then_oldest_and_numbers_them(brok
     assert {(r.state, r.worker) for r in rows} == {(states.RECEIVED, "w1")}
 
 
+def test_claim_over_several_queues_keeps_priority_order_across_them(broker):
+    """Each served queue is read on its own (its index), yet the batch is the best rows of
+    all of them: priority first, then the longest waiting, whichever queue they are in."""
+    now = timezone.now()
+    TaskMessageFactory(id="mail-9", queue="mail", priority=9, run_at=now - timedelta(minutes=1))
+    TaskMessageFactory(id="mail-0", queue="mail", priority=0, run_at=now - timedelta(minutes=9))
+    TaskMessageFactory(id="default-5", priority=5, run_at=now - timedelta(minutes=2))
+    TaskMessageFactory(id="default-0", priority=0, run_at=now - timedelta(minutes=8))
+    TaskMessageFactory(id="bulk-9", queue="bulk", priority=9, run_at=now - timedelta(minutes=5))
+    claimed = broker.claim("w1", ["default", "mail"], limit=3)
+    assert [m.id for m in claimed] == ["mail-9", "default-5", "mail-0"]
+    assert [m.id for m in broker.claim("w1", ["mail", "default"], limit=3)] == ["default-0"]
+    assert broker.seconds_until_due(["bulk", "mail"]) <= 0
+    assert broker.seconds_until_due(["mail", "nothing-here"]) is None
+
+
 def test_claim_respects_its_limit_and_never_returns_a_row_twice(broker):
     for i in range(5):
         TaskMessageFactory(id=f"t{i}")
@@ -253,7 +269,7 @@ def test_update_state_sets_a_custom_state_on_a_held_row_only(broker):
 
 @pytest.mark.postgresql
 def test_the_claim_query_is_served_by_the_partial_claim_index():
-    """The claim never scans finished history: its WHERE matches dt_claimable's predicate."""
+    """The claim never scans finished history: its WHERE matches dt_claim's predicate."""
     from django.db import transaction
 
     from django_tasks.broker.postgresql import CLAIM
@@ -264,7 +280,7 @@ def test_the_claim_query_is_served_by_the_partial_claim_index():
             "EXPLAIN " + CLAIM, {"queues": ["default"], "limit": 10, "worker": "w", "first_seq": 0}
         )
         plan = "\n".join(r[0] for r in cursor.fetchall())
-    assert "dt_claimable" in plan
+    assert "dt_claim" in plan
 
 
 def test_attempts_go_on_counting_after_a_requeue(broker):
@@ -307,7 +323,8 @@ def test_partial_index_predicates_are_the_broker_predicates():
     from django_tasks.broker import predicates
 
     indexes = {i.name: i.condition for i in TaskMessage._meta.indexes}
-    assert indexes["dt_claimable"] == predicates.CLAIMABLE.q
+    assert indexes["dt_claim"] == predicates.CLAIMABLE.q
+    assert indexes["dt_due"] == predicates.CLAIMABLE.q
     assert indexes["dt_held"] == predicates.HELD.q
     assert predicates.HELD.sql() == (
         "state NOT IN ('PENDING', 'RETRY', 'FAILURE', 'IGNORED', 'REJECTED', 'REVOKED', 'SUCCESS')"
@@ -378,10 +395,10 @@ def test_expired_and_due_are_judged_by_the_database_clock_not_the_hosts(broker):
 
 @pytest.mark.sqlite
 def test_sqlite_judges_expired_and_due_in_sql_by_the_databases_clock(broker):
-    from django_tasks.broker.sqlite import CLAIM, NEXT_DUE, NOW_END
+    from django_tasks.broker.sqlite import CLAIM, CLAIM_QUEUE, NEXT_DUE, NOW_END
 
     # The statements compare with SQLite's own clock, not a time this process passes in.
-    assert f"expires < {NOW_END}" in CLAIM and f"run_at < {NOW_END}" in CLAIM
+    assert f"expires < {NOW_END}" in CLAIM and f"run_at < {NOW_END}" in CLAIM_QUEUE
     assert "julianday(" in NEXT_DUE
     # The clock's text is Django's stored form of a UTC datetime, so text comparison of the
     # two compares times.
@@ -408,8 +425,16 @@ def test_sqlite_statements_are_served_by_the_partial_indexes():
         .query.sql_with_params()
     )
     statements = {
-        "dt_claimable": (sqlite.CLAIM.format(queues="%s"), ["w", 0, "default", 10]),
-        "dt_claimable ": (sqlite.NEXT_DUE.format(queues="%s"), ["default"]),
+        "dt_claim": (
+            sqlite.CLAIM.format(ready=f"{sqlite.CLAIM_QUEUE} UNION ALL {sqlite.CLAIM_QUEUE}"),
+            ["w", 0, "default", 10, "mail", 10, 10],
+        ),
+        "dt_due": (
+            sqlite.NEXT_DUE.format(
+                due=f"{sqlite.NEXT_DUE_QUEUE} UNION ALL {sqlite.NEXT_DUE_QUEUE}"
+            ),
+            ["default", "mail"],
+        ),
         "dt_held": (sqlite.HELD_BY, ["w"]),
         "dt_done": (prune[0], list(prune[1])),
     }
