@@ -208,3 +208,12 @@ def retry_with_a_later_date(self, when):
     if self.request.retries == 0:
         raise self.retry(args=(when + timedelta(days=1),), countdown=0)
     return [type(when).__name__, when]
+
+
+@app.task(bind=True)
+def record_tick(self):
+    """Record the periodic tick that sent this task: a second run of one tick fails here."""
+    from tests.models import Execution
+
+    headers = self.request.headers or {}
+    Execution.objects.create(key=f"{headers['periodic_task_name']}@{headers['periodic_tick']}")
