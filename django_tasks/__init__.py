@@ -10,7 +10,7 @@ django_tasks: background tasks for Django with Celery's task API, the database a
 
 from . import bootsteps
 from .app import App, Celery, app, current_app
-from .canvas import Signature, chain, group, signature
+from .canvas import Signature, chain, chord, group, signature
 from .log import get_task_logger
 from .result import AsyncResult, EagerResult, GroupResult
 from .task import Task
@@ -32,6 +32,7 @@ __all__ = [
     "app",
     "bootsteps",
     "chain",
+    "chord",
     "current_app",
     "get_task_logger",
     "group",

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
-from . import conf, eager
+from . import conf, eager, states
+from .broker import codec
+from .exceptions import ChordError
 from .message import Message, new_task_id
 from .registry import tasks as registry
-from .result import AsyncResult, GroupResult
+from .result import AsyncResult, EagerResult, GroupResult
 from .sending import build_message, from_signature, send
+from .trace import errbacks
 
 
 class Signature(dict):
@@ -132,7 +136,7 @@ class Signature(dict):
     def __or__(self, other: Any) -> chain:
         if isinstance(other, chain):
             return chain(self, *other.tasks)
-        if isinstance(other, Signature):
+        if isinstance(other, Signature | group | chord):
             return chain(self, other)
         return NotImplemented
 
@@ -171,17 +175,39 @@ class chain:  # noqa: N801 - Celery's name
     """
 
     def __init__(self, *tasks: Any) -> None:
-        if len(tasks) == 1 and not isinstance(tasks[0], dict) and isinstance(tasks[0], Iterable):
+        if (
+            len(tasks) == 1
+            and not isinstance(tasks[0], dict | group | chord)
+            and isinstance(tasks[0], Iterable)
+        ):
             tasks = tuple(tasks[0])
-        self.tasks = tuple(Signature.from_dict(t) if isinstance(t, dict) else t.s() for t in tasks)
-        if not self.tasks:
+        if not tasks:
             raise ValueError("chain() needs at least one signature.")
+        tasks = list(tasks)
+        # A group followed by a task is a chord, as in Celery: chain(group(...), cb).
+        if isinstance(tasks[0], group) and len(tasks) > 1:
+            tasks[:2] = [chord(tasks[0], _as_signature(tasks[1]))]
+        self.head: chord | None = tasks[0] if isinstance(tasks[0], chord) else None
+        rest = tasks[1:] if self.head is not None else tasks
+        for t in rest:
+            if isinstance(t, group | chord):
+                raise TypeError(
+                    f"chain(): a {type(t).__name__} can only come first in a chain (a group "
+                    f"followed by a task is a chord); {t!r} comes after a task. Send it from "
+                    "a task instead (return its result, or call replace() with it)."
+                )
+        self.tasks = tuple(_as_signature(t) for t in rest)
+        if self.head is not None and self.head.body is None and not self.tasks:
+            raise TypeError("chain(): a chord needs a callback.")
 
     def __or__(self, other: Any) -> chain:
+        own = [self.head, *self.tasks] if self.head is not None else list(self.tasks)
         if isinstance(other, chain):
-            return chain(*self.tasks, *other.tasks)
+            return chain(*own, *other.tasks)
         if isinstance(other, Signature):
-            return chain(*self.tasks, other)
+            return chain(*own, other)
+        if isinstance(other, group | chord):
+            return chain(*own, other)  # raises: not after a task
         return NotImplemented
 
     def _prepared(self, args: tuple, kwargs: dict | None) -> list[Signature]:
@@ -196,6 +222,18 @@ class chain:  # noqa: N801 - Celery's name
 
     def apply_async(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
         """Send the first task; return the last task's result, whose ``.parent`` walks back."""
+        if self.head is not None:
+            # chord | task | ...: the rest of the chain follows the chord's callback.
+            steps = [s.clone() for s in self._after_head()]
+            for s in steps:
+                s["options"].setdefault("task_id", new_task_id())
+            cb = steps[0]
+            if len(steps) > 1:
+                cb["options"]["chain"] = [dict(s) for s in steps[1:]]
+            result = chord(self.head.header, cb).apply_async(args, kwargs, **options)
+            for s in steps[1:]:
+                result = AsyncResult(s.options["task_id"], task_name=s.task, parent=result)
+            return result
         sigs = self._prepared(args, kwargs)
         first = sigs[0]
         rest = [dict(s) for s in sigs[1:]]
@@ -208,6 +246,29 @@ class chain:  # noqa: N801 - Celery's name
             result = AsyncResult(s.options["task_id"], task_name=s.task, parent=result)
         return result
 
+    def _after_head(self) -> list[Signature]:
+        """The chord's callback and the tasks after it (a chain that starts with a chord)."""
+        body = [self.head.body] if self.head.body is not None else []
+        return [*body, *self.tasks]
+
+    def _member(
+        self, args: tuple, kwargs: dict | None, last: dict[str, Any], **options: Any
+    ) -> tuple[Message, AsyncResult]:
+        """
+        A chord header member that is a chain: the message of its first task, and the result
+        of its last, which carries `last` (the chord membership) and counts for the chord.
+        """
+        if self.head is not None:
+            raise TypeError("chord(): a chain that starts with a chord cannot be in a header.")
+        sigs = self._prepared(args, kwargs)
+        sigs[-1]["options"].update(last)
+        first = sigs[0]
+        opts = {**first.options, **options}
+        if len(sigs) > 1:
+            opts["chain"] = [dict(s) for s in sigs[1:]]
+        last_id = sigs[-1].options["task_id"]
+        return first.to_message(**opts), AsyncResult(last_id, task_name=sigs[-1].task)
+
     def delay(self, *args: Any, **kwargs: Any):
         return self.apply_async(args, kwargs)
 
@@ -215,6 +276,12 @@ class chain:  # noqa: N801 - Celery's name
         return self.apply_async(args, kwargs)
 
     def apply(self, args: tuple = (), kwargs: dict | None = None, **options: Any):
+        if self.head is not None:
+            steps = self._after_head()
+            first = chord(self.head.header, steps[0]).apply(args, kwargs)
+            if first.failed() or len(steps) == 1:
+                return first
+            return chain(*steps[1:]).apply((first.get(propagate=False),))
         sigs = self._prepared(args, kwargs)
         result = None
         for i, s in enumerate(sigs):
@@ -225,7 +292,8 @@ class chain:  # noqa: N801 - Celery's name
         return result
 
     def __repr__(self) -> str:
-        return " | ".join(map(repr, self.tasks))
+        own = [self.head, *self.tasks] if self.head is not None else self.tasks
+        return " | ".join(map(repr, own))
 
 
 class group:  # noqa: N801 - Celery's name
@@ -279,6 +347,173 @@ class group:  # noqa: N801 - Celery's name
 
     def __len__(self) -> int:
         return len(self.tasks)
+
+    def __or__(self, other: Any) -> chord | chain:
+        """``group(...) | callback`` is a chord, as in Celery."""
+        if isinstance(other, chain):
+            return chain(self, *other.tasks)
+        if isinstance(other, Signature):
+            return chord(self, other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"group([{', '.join(map(repr, self.tasks))}])"
+
+
+def _as_signature(item: Any) -> Signature:
+    """A signature from a signature, its dict form, or a task (``add`` means ``add.s()``)."""
+    if isinstance(item, Signature):
+        return item
+    if isinstance(item, dict):
+        return Signature.from_dict(item)
+    if hasattr(item, "s"):
+        return item.s()
+    raise TypeError(f"Expected a signature, not {item!r}.")
+
+
+class chord:  # noqa: N801 - Celery's name
+    """
+    A group (the header) whose results, in header order, go to one callback (the body).
+
+    ``chord(header)(callback)``, ``chord(header, body).apply_async()``, ``group | callback``
+    and ``chain(group, callback)`` build one. Each member's final outcome is counted in the
+    transaction that records it; the member that finishes last sends the callback, exactly
+    once, whatever workers die meanwhile. A member that does not succeed makes the callback
+    FAILURE with ``ChordError("Dependency <id> raised <exception>")`` (Celery's rule) once
+    every member has finished, and runs the callback's errbacks. Members keep their result
+    (the callback needs it) even with ``ignore_result``.
+    """
+
+    def __init__(self, header: Any, body: Any = None, **options: Any) -> None:
+        self.header = header if isinstance(header, group) else group(header)
+        self.body = None if body is None else _as_signature(body)
+        self.options = options
+
+    @property
+    def tasks(self) -> tuple:
+        return self.header.tasks
+
+    def __call__(self, body: Any = None, **options: Any):
+        """``chord(header)(callback)``: send it with `body` as the callback."""
+        return self.apply_async((), {}, body=body, **options)
+
+    def delay(self, *args: Any, **kwargs: Any):
+        return self.apply_async(args, kwargs)
+
+    def __or__(self, other: Any) -> chain:
+        if isinstance(other, Signature | chain):
+            return chain(self, *(other.tasks if isinstance(other, chain) else [other]))
+        return NotImplemented
+
+    def _callback(self, body: Any) -> Signature:
+        body = self.body if body is None else _as_signature(body)
+        if body is None:
+            raise TypeError(
+                "chord() needs a callback: chord(header)(callback) or chord(header, body)."
+            )
+        return body
+
+    def apply_async(
+        self, args: tuple = (), kwargs: dict | None = None, body: Any = None, **options: Any
+    ) -> AsyncResult:
+        """
+        Send the header and register the callback; return the callback's ``AsyncResult``
+        (its ``.parent`` is the header's ``GroupResult``).
+
+        `args`/`kwargs` go to every header member; `options` (``task_id``, ``queue``, ...)
+        are the callback's, as in Celery. With ``ALWAYS_EAGER`` everything runs here.
+        """
+        body = self._callback(body)
+        options = {**self.options, **options}
+        if eager.is_eager():
+            options.pop("on_commit", None)
+            options.pop("using", None)
+            return self.apply(args, kwargs, body=body, **options)
+        on_commit = options.pop("on_commit", None)
+        using = options.pop("using", None) or conf.get("DATABASE")
+        group_id = options.pop("group_id", None) or str(uuid.uuid4())
+        body = body.clone(**options)
+        body["options"].setdefault("task_id", new_task_id())
+        # Built now, with a stand-in for the results, so a bad callback fails here.
+        callback = body.to_message(([],))
+        membership = {"group_id": group_id, "chord": dict(body), "ignore_result": False}
+        messages, results = [], []
+        for i, item in enumerate(self.header.tasks):
+            last = {**membership, "headers": {"group_index": i}}
+            if isinstance(item, chain):
+                msg, result = item._member(args, kwargs, last)
+            elif isinstance(item, group | chord):
+                raise TypeError(f"chord(): a {type(item).__name__} cannot be a header member.")
+            else:
+                sig = _as_signature(item).clone(args, kwargs)
+                headers = {**(sig.options.get("headers") or {}), "group_index": i}
+                msg = sig.to_message(**{**membership, "headers": headers})
+                result = AsyncResult(msg.id, task_name=msg.name, using=using)
+            messages.append(msg)
+            results.append(result)
+        header = GroupResult(group_id, results)
+        if not messages:  # an empty header: the callback runs at once with no results
+            send([callback], using=using, on_commit=on_commit)
+            return AsyncResult(callback.id, task_name=callback.name, using=using, parent=header)
+        # Stored without the stand-in: the results go first when the chord completes.
+        stored = callback if body.immutable else replace(callback, args=callback.args[1:])
+        spec = {
+            "message": codec.message_to_json(stored),
+            "immutable": body.immutable,
+            "errbacks": [codec.message_to_json(m) for m in errbacks(callback)],
+        }
+        send(
+            messages,
+            using=using,
+            on_commit=on_commit,
+            write=lambda batch, broker: broker.enqueue_chord(
+                group_id, batch, [r.id for r in results], spec
+            ),
+        )
+        return AsyncResult(callback.id, task_name=callback.name, using=using, parent=header)
+
+    def apply(
+        self, args: tuple = (), kwargs: dict | None = None, body: Any = None, **options: Any
+    ) -> EagerResult:
+        """
+        Run the header here, then the callback with the results; a failed member makes the
+        callback's result a FAILURE with ``ChordError``, as in a worker.
+        """
+        body = self._callback(body)
+        header = self.header.apply(args, kwargs)
+        for r in header.results:
+            if not r.successful():
+                from .message import Outcome
+
+                text = f"Dependency {r.id} raised {_exc_repr(r)}"
+                failed = Outcome(
+                    id=body.options.get("task_id") or new_task_id(),
+                    state=states.FAILURE,
+                    result={"exc_type": "django_tasks.exceptions.ChordError", "exc_args": [text]},
+                    exc_type="django_tasks.exceptions.ChordError",
+                    exc_message=text,
+                )
+                result = EagerResult(failed.id, failed, task_name=body.task)
+                if conf.get("EAGER_PROPAGATES"):
+                    raise ChordError(text)
+                return result
+        values = [r.get(propagate=False) for r in header.results]
+        result = body.clone(**options).apply((values,))
+        result.parent = header
+        return result
+
+    def __repr__(self) -> str:
+        body = f", {self.body!r}" if self.body is not None else ""
+        return f"chord({self.header!r}{body})"
+
+
+def _exc_repr(result: AsyncResult) -> str:
+    """``Type('arg', ...)`` of a failed eager result (Celery's ChordError text)."""
+    try:
+        exc = result.get(propagate=False)
+    except Exception as error:  # a result that cannot be rebuilt: its error as raised
+        exc = error
+    return repr(exc) if isinstance(exc, BaseException) else f"{result.state}({exc!r})"
 
 
 def chunks(task: Any, it: Iterable, n: int) -> group:

@@ -108,6 +108,10 @@ class TaskRevokedError(DjangoTasksError):
     """The task was revoked (or expired) and did not run to the end."""
 
 
+class ChordError(DjangoTasksError):
+    """A chord's callback cannot run: a member of its header did not succeed."""
+
+
 class TimeoutError(DjangoTasksError):  # noqa: A001 - Celery's name
     """``AsyncResult.get`` waited longer than its timeout."""
 

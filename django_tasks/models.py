@@ -127,6 +127,34 @@ class TaskAttempt(models.Model):
         return f"{self.task_id} #{self.number} {self.state}"
 
 
+class ChordCounter(models.Model):
+    """
+    One chord waiting for its header: how many members finished, and the callback to send.
+
+    Written before its members, in the same transaction; each member's final outcome counts
+    in the transaction that records it (under this row's lock). The member that brings
+    ``done`` to ``total`` sends the callback (or writes it FAILURE with ``ChordError``) and
+    deletes this row, so a later re-run of a member counts nothing.
+    """
+
+    #: The header group's id (every member's ``group_id``).
+    group_id = models.CharField(_("group"), max_length=64, primary_key=True)
+    total = models.IntegerField(_("members"))
+    done = models.IntegerField(_("finished"), default=0)
+    #: The members' task ids in header order (the callback's results come in this order).
+    members = models.JSONField(_("members"), default=list)
+    #: The callback message and its errbacks, built and checked when the chord was sent.
+    callback = models.JSONField(_("callback"), default=dict)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("chord")
+        verbose_name_plural = _("chords")
+
+    def __str__(self) -> str:
+        return f"chord {self.group_id} {self.done}/{self.total}"
+
+
 class Worker(models.Model):
     """One live worker process (a supervisor or one of its children) and its heartbeat."""
 

@@ -89,6 +89,7 @@ CALL_OPTIONS = frozenset(
         "root_id",
         "group_id",
         "chain",
+        "chord",
         "using",
         "shadow",
         "serializer",

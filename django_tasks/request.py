@@ -42,6 +42,8 @@ class Request:
     group: str | None = None
     #: The signatures of the chain still to run after this task, next first.
     chain: list[dict[str, Any]] | None = None
+    #: The chord callback (a signature dict) this task is a header member of, if any.
+    chord: dict[str, Any] | None = None
     #: The task whose success or failure sent this one, and the first task of the workflow.
     parent_id: str | None = None
     root_id: str | None = None
@@ -92,11 +94,6 @@ class Request:
     @property
     def reply_to(self) -> None:
         """Always None: results are rows, not reply queues."""
-        return None
-
-    @property
-    def chord(self) -> None:
-        """Always None: chords are not supported."""
         return None
 
     @property

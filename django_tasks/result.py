@@ -60,6 +60,22 @@ class AsyncResult:
             self._cache = row  # a finished task's result does not change (until requeued)
         return row
 
+    @property
+    def children(self) -> list[AsyncResult]:
+        """
+        The tasks this task sent (a chain's next task, link callbacks, tasks it called),
+        oldest first: the rows whose parent is this task.
+        """
+        from .models import TaskMessage
+
+        rows = (
+            TaskMessage.objects.using(self.using or conf.get("DATABASE"))
+            .filter(parent_id=self.id)
+            .order_by("created_at", "id")
+            .values_list("id", "name")
+        )
+        return [AsyncResult(i, task_name=n, using=self.using) for i, n in rows]
+
     def _forget_cache(self) -> None:
         self._cache = None
 
@@ -246,7 +262,7 @@ class EagerResult(AsyncResult):
     def __init__(self, id: str, outcome: Any, task_name: str | None = None) -> None:  # noqa: A002
         super().__init__(id, task_name=task_name)
         self._outcome = outcome
-        self.children: list[EagerResult] = []
+        self._children: list[EagerResult] = []
         self._cache = {
             "name": task_name,
             "state": outcome.state,
@@ -261,6 +277,11 @@ class EagerResult(AsyncResult):
 
     def _row(self) -> dict[str, Any]:
         return self._cache
+
+    @property
+    def children(self) -> list[EagerResult]:
+        """The results of the follow-ups (chain, links) that ran here after this one."""
+        return self._children
 
     def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
         value = _value(self._cache)

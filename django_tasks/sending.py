@@ -37,7 +37,7 @@ from .routing import destination
 from .serialization import encode_call, encode_call_text
 
 #: Call options stored as given when set.
-_PASSED = ("headers", "parent_id", "root_id", "group_id", "chain")
+_PASSED = ("headers", "parent_id", "root_id", "group_id", "chain", "chord")
 
 
 def build_message(
@@ -202,6 +202,7 @@ def send(
     on_commit: bool | None = None,
     prepare: Callable[[Sequence[Message]], Sequence[Message]] | None = None,
     written: Callable[[], None] | None = None,
+    write: Callable[[Sequence[Message], Any], None] | None = None,
 ) -> None:
     """
     Write `messages`: now, or when the transaction commits inside ``atomic()``.
@@ -210,6 +211,8 @@ def send(
     ``before_task_publish`` and ``after_task_publish`` are sent around the write (so, inside
     ``atomic()``, at commit: a rolled-back task was never published). `prepare` may
     replace the messages at the moment of writing (to stamp them); `written` runs after.
+    `write(messages, broker)` writes them instead of ``broker.enqueue`` (a chord's header
+    with its counter).
     """
     if not messages:
         return
@@ -218,17 +221,20 @@ def send(
     using = using or conf.get("DATABASE")
     broker = get_broker(using)
 
-    def write() -> None:
+    def publish() -> None:
         batch = _before_publish(prepare(messages) if prepare is not None else messages)
-        broker.enqueue(batch)
+        if write is not None:
+            write(batch, broker)
+        else:
+            broker.enqueue(batch)
         _after_publish(batch)
         if written is not None:
             written()
 
     if on_commit is not False and connections[using].in_atomic_block:
-        transaction.on_commit(write, using=using)
+        transaction.on_commit(publish, using=using)
     else:
-        write()
+        publish()
 
 
 def _standard_headers(message: Message) -> dict[str, Any]:
@@ -259,7 +265,7 @@ def _body(message: Message) -> tuple:
         "callbacks": o.get("link"),
         "errbacks": o.get("link_error"),
         "chain": o.get("chain"),
-        "chord": None,
+        "chord": o.get("chord"),
     }
     return (list(message.args), dict(message.kwargs), embed)
 

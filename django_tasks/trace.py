@@ -89,6 +89,7 @@ def request_for(
         headers=o.get("headers"),
         group=o.get("group_id"),
         chain=o.get("chain"),
+        chord=o.get("chord"),
         parent_id=o.get("parent_id"),
         root_id=o.get("root_id") or message.id,
         timelimit=(o.get("time_limit"), o.get("soft_time_limit")),
@@ -413,7 +414,7 @@ def _finish(
         if not expected and task.options.send_error_emails:
             _mail_admins(task, message, request, einfo)
         _call_handler(task, task_id, "after_return", state, exc, task_id, args, kwargs, einfo)
-        outcome = replace(outcome, follow_ups=_errbacks(message))
+        outcome = replace(outcome, follow_ups=errbacks(message))
     elif state == states.RETRY:
         reason = einfo.exception
         logger.info(
@@ -480,7 +481,7 @@ def _follow_ups(message: Message, retval: Any) -> tuple[Message, ...]:
     return tuple(out)
 
 
-def _errbacks(message: Message) -> tuple[Message, ...]:
+def errbacks(message: Message) -> tuple[Message, ...]:
     """The link_error callbacks, each given the failed task's id (Celery 3.1's errback)."""
     parent = {"parent_id": message.id, "root_id": message.options.get("root_id") or message.id}
     errbacks = list(message.options.get("link_error") or [])

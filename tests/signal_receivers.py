@@ -132,6 +132,16 @@ def on_task_success(signal, sender, **kwargs):
     record(signal, sender, **kwargs)
 
 
+@signals.task_revoked.connect
+def on_task_revoked(signal, sender, **kwargs):
+    record(signal, sender, **kwargs)
+
+
+@signals.task_unknown.connect
+def on_task_unknown(signal, sender, **kwargs):
+    record(signal, sender, **kwargs)
+
+
 @signals.task_rejected.connect
 def on_task_rejected(signal, sender, **kwargs):
     record(signal, sender, **kwargs)

@@ -210,6 +210,33 @@ def retry_with_a_later_date(self, when):
     return [type(when).__name__, when]
 
 
+@app.task
+def tsum(numbers: list, key: str = "") -> int:
+    """A chord callback: the sum of its header's results; `key` (unique) proves one run."""
+    if key:
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO tests_execution (key) VALUES (%s)", [key])
+    return sum(numbers)
+
+
+@app.task(acks_late=True)
+def square_late(x: int, seconds: float = 0.0) -> int:
+    """An acks_late chord member: redelivered when its worker dies."""
+    time.sleep(seconds)
+    return x * x
+
+
+@app.task(ignore_result=True)
+def double_ignored(x: int) -> int:
+    return 2 * x
+
+
+@app.task(bind=True)
+def chord_of(self, x: int) -> dict:
+    """What a header member sees of its chord."""
+    return {"x": x, "chord": (self.request.chord or {}).get("task"), "group": self.request.group}
+
+
 @app.task(bind=True)
 def record_tick(self):
     """Record the periodic tick that sent this task: a second run of one tick fails here."""

@@ -44,6 +44,24 @@ logger = logging.getLogger(__name__)
 
 
 _LOST = "django_tasks.exceptions.WorkerLostError"
+_CHORD_ERROR = "django_tasks.exceptions.ChordError"
+
+
+def _chord_error(member: str, row: Sequence[Any] | None) -> str:
+    """Celery's ChordError text for a member that did not succeed: ``Dependency <id> raised
+    <exception>``."""
+    if row is None:
+        return f"Dependency {member} has no result (its row was deleted)"
+    _, state, result, exc_type, exc_message = row
+    if state == states.IGNORED:
+        return f"Dependency {member} was ignored (Ignore: it has no result)"
+    name = (exc_type or state).rsplit(".", 1)[-1]
+    exc_args = result.get("exc_args") if isinstance(result, dict) else None
+    if isinstance(exc_args, list):
+        shown = ", ".join(map(repr, exc_args))
+    else:
+        shown = repr(exc_message) if exc_message else ""
+    return f"Dependency {member} raised {name}({shown})"
 
 
 #: Outcomes a vendor may write for a whole batch in one statement.
@@ -208,6 +226,8 @@ class Broker:
         messages (chains, links) are enqueued in the same transaction, so a crash never
         drops or doubles them.
         Attempt history rows are written for every outcome but a first-try success.
+        A final outcome (IGNORED too) of a chord member counts towards its chord, which the
+        last member to finish completes (``_count_chord_parts``).
         """
         if not outcomes:
             return
@@ -217,15 +237,19 @@ class Broker:
             forgotten = self._forget(worker, [o for o in outcomes if o.forget])
             outcomes = [o for o in outcomes if not o.forget]
             final = [o for o in outcomes if o.state in FINAL_STATES]
-            changed = self._record_final(worker, final) if final else set()
+            changed = self._record_final(worker, final) if final else {}
             kept = [o for o in final if o.id in changed]
-            kept += [
+            others = [
                 o for o in outcomes if o.state not in FINAL_STATES and self._record_one(worker, o)
             ]
+            kept += others
             self._save_attempts([self._attempt(o) for o in kept if self._keeps_attempt(o)])
             follow_ups = [m for o in [*forgotten, *kept] for m in o.follow_ups]
             if follow_ups:
                 self.enqueue(follow_ups)
+            # Chord members count in the transaction that records their final outcome.
+            ignored = [o.id for o in others if o.state == states.IGNORED]
+            self._count_chord_parts([g for g in changed.values() if g] + self._group_ids(ignored))
 
     def _forget(self, worker: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Delete the rows of `outcomes` that `worker` still holds; return those outcomes."""
@@ -242,12 +266,147 @@ class Broker:
         self._delete(sorted(held))
         return [o for o in outcomes if o.id in held]
 
-    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> dict[str, str]:
         """
         Write final outcomes (SUCCESS, FAILURE, REVOKED, REJECTED) of rows `worker` still
-        holds; return the ids written. Vendors replace this with one statement per batch.
+        holds; return the ids written, each with its row's ``group_id`` ("" for none).
+        Vendors replace this with one statement per batch.
         """
-        return {o.id for o in outcomes if self._record_one(worker, o)}
+        written = [o.id for o in outcomes if self._record_one(worker, o)]
+        groups = dict(self._group_rows(written))
+        return {i: groups.get(i, "") for i in written}
+
+    def _group_rows(self, ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(id, group_id) of the rows among `ids` that belong to a group."""
+        from ..models import TaskMessage
+
+        if not ids:
+            return []
+        return list(
+            TaskMessage.objects.using(self.using)
+            .filter(id__in=list(ids))
+            .exclude(group_id="")
+            .values_list("id", "group_id")
+        )
+
+    def _group_ids(self, ids: Sequence[str]) -> list[str]:
+        """The group id of each row among `ids` that belongs to a group."""
+        return [g for _, g in self._group_rows(ids)]
+
+    # -- chords --------------------------------------------------------------------------------
+
+    def enqueue_chord(
+        self,
+        group_id: str,
+        messages: Sequence[Message],
+        members: Sequence[str],
+        callback: dict[str, Any],
+    ) -> None:
+        """
+        Write a chord: its counter (with `callback`, see ``ChordCounter``), then the first
+        `messages` of its header, in one transaction.
+
+        `members` are the ids that count, in header order (each with ``group_id``): a
+        message's own id, or for a chain in the header the id of the chain's last task.
+        The counter is there before any member can finish, so no outcome goes uncounted.
+        """
+        from ..models import ChordCounter
+
+        with transaction.atomic(using=self.using):
+            ChordCounter.objects.using(self.using).create(
+                group_id=group_id,
+                total=len(members),
+                members=list(members),
+                callback=callback,
+            )
+            self.enqueue(messages)
+
+    def _count_chord_parts(self, group_ids: Sequence[str]) -> None:
+        """
+        Count finished members of chords, one per entry of `group_ids` (the members' group
+        ids; groups that are no chord, or whose chord completed, have no counter and count
+        nothing). In the caller's transaction, under each counter's row lock, taken in
+        group-id order so that two finishers never wait for each other. The member that
+        completes a chord sends its callback (``_complete_chord``) and deletes the counter.
+        """
+        from collections import Counter
+
+        from ..models import ChordCounter
+
+        if not group_ids:
+            return
+        counts = Counter(group_ids)
+        counters = (
+            ChordCounter.objects.using(self.using)
+            .select_for_update()
+            .filter(group_id__in=sorted(counts))
+            .order_by("group_id")
+        )
+        for counter in counters:
+            done = counter.done + counts[counter.group_id]
+            if done >= counter.total:
+                self._complete_chord(counter)
+                ChordCounter.objects.using(self.using).filter(group_id=counter.group_id).delete()
+            else:
+                ChordCounter.objects.using(self.using).filter(group_id=counter.group_id).update(
+                    done=done
+                )
+
+    def _uncount_chord_parts(self, group_ids: Sequence[str]) -> None:
+        """Members requeued before their chord completed will finish (and count) again."""
+        from collections import Counter
+
+        from ..models import ChordCounter
+
+        for group_id, n in sorted(Counter(group_ids).items()):
+            ChordCounter.objects.using(self.using).filter(group_id=group_id).update(
+                done=F("done") - n
+            )
+
+    def _complete_chord(self, counter) -> None:
+        """
+        Every member of `counter`'s chord has finished: send the callback with their results
+        in header order; or, when one did not succeed (the first in header order), write the
+        callback FAILURE with ``ChordError`` (Celery's message) and send its errbacks.
+        """
+        from ..models import TaskMessage
+
+        rows = {
+            r[0]: r
+            for r in TaskMessage.objects.using(self.using)
+            .filter(id__in=counter.members)
+            .values_list("id", "state", "result", "exc_type", "exc_message")
+        }
+        results, culprit = [], None
+        for member in counter.members:
+            row = rows.get(member)
+            if row is None or row[1] != states.SUCCESS:
+                culprit = _chord_error(member, row)
+                break
+            results.append(row[2])
+        spec = counter.callback
+        if culprit is None:
+            prepend = () if spec.get("immutable") else (results,)
+            self.enqueue([codec.message_from_json(spec["message"], prepend)])
+            return
+        callback = codec.message_from_json(spec["message"], () if spec.get("immutable") else ([],))
+        self.enqueue([callback])
+        TaskMessage.objects.using(self.using).filter(id=callback.id).update(
+            state=states.FAILURE,
+            done_at=Now(),
+            result={"exc_type": _CHORD_ERROR, "exc_args": [culprit]},
+            exc_type=_CHORD_ERROR,
+            exc_message=culprit,
+        )
+        logger.error(
+            "task id=%s name=%s state=FAILURE exc=ChordError(%r)",
+            callback.id,
+            callback.name,
+            culprit,
+        )
+        errbacks = [codec.message_from_json(e) for e in spec.get("errbacks") or []]
+        if errbacks:
+            self.enqueue(errbacks)
 
     def _record_one(self, worker: str, o: Outcome) -> bool:
         """Write one outcome of a row `worker` still holds; say whether it was."""
@@ -365,22 +524,36 @@ class Broker:
         now, same id.
 
         The result and error are cleared; the attempt history is kept. Returns the number of
-        rows requeued; rows waiting or running are skipped.
+        rows requeued; rows waiting or running are skipped. A member of a chord still
+        waiting for its header counts again when it finishes again.
         """
-        return self._make_due(
-            ids,
-            self.REQUEUE_FROM,
-            state=states.PENDING,
-            worker="",
-            result=None,
-            exc_type="",
-            exc_message="",
-            traceback="",
-            done_at=None,
-            started_at=None,
-            reserved_at=None,
-            redelivered=False,
-        )
+        from ..models import TaskMessage
+
+        ids = list(ids)
+        with transaction.atomic(using=self.using):
+            groups = list(
+                TaskMessage.objects.using(self.using)
+                .filter(self.REQUEUE_FROM.q, id__in=ids)
+                .select_for_update()
+                .exclude(group_id="")
+                .values_list("group_id", flat=True)
+            )
+            n = self._make_due(
+                ids,
+                self.REQUEUE_FROM,
+                state=states.PENDING,
+                worker="",
+                result=None,
+                exc_type="",
+                exc_message="",
+                traceback="",
+                done_at=None,
+                started_at=None,
+                reserved_at=None,
+                redelivered=False,
+            )
+            self._uncount_chord_parts(groups)
+        return n
 
     def run_now(self, ids: Iterable[str]) -> int:
         """
@@ -421,11 +594,21 @@ class Broker:
         }
         base = TaskMessage.objects.using(self.using).filter(id__in=list(ids))
         with transaction.atomic(using=self.using):
+            among = self.TERMINATE_FROM if terminate else self.REVOKE_FROM
+            # Locked first: a worker finishing one of them meanwhile waits, then finds it
+            # revoked (not held), so a chord member counts once, here.
+            groups = list(
+                base.filter(among.q)
+                .select_for_update()
+                .exclude(group_id="")
+                .values_list("group_id", flat=True)
+            )
             n = base.filter(self.REVOKE_FROM.q).update(**fields)
             if terminate:
                 n += base.filter(self.TERMINATE_FROM.q).update(
                     **{**fields, "exc_message": "terminated"}
                 )
+            self._count_chord_parts(groups)
         return n
 
     def revoked_among(self, ids: Sequence[str]) -> list[str]:
@@ -605,13 +788,13 @@ class Broker:
             lost = list(
                 held.select_for_update(skip_locked=self.supports_skip_locked)
                 .filter(started, acks_late=False)
-                .values_list("id", "retries", "started_at")
+                .values_list("id", "retries", "started_at", "group_id")
             )
             failed = 0
             if lost:
                 failed = (
                     TaskMessage.objects.using(self.using)
-                    .filter(held_q, id__in=[i for i, _, _ in lost], worker=worker)
+                    .filter(held_q, id__in=[i for i, _, _, _ in lost], worker=worker)
                     .update(
                         state=states.FAILURE,
                         exc_type=_LOST,
@@ -633,9 +816,11 @@ class Broker:
                             exc_type=_LOST,
                             exc_message=message,
                         )
-                        for i, r, s in lost
+                        for i, r, s, _ in lost
                     ]
                 )
+                # A lost member of a chord is a failed member (counted once: rows locked).
+                self._count_chord_parts([g for _, _, _, g in lost if g])
             requeued = held.update(
                 state=states.PENDING,
                 worker="",

@@ -146,3 +146,48 @@ def final_values(o: Outcome, result: Any, started_at: Any) -> tuple:
     caller's statement takes (JSON text or a value; a datetime, ISO text or adapted).
     """
     return (o.state, result, o.exc_type, o.exc_message, o.traceback, started_at)
+
+
+def message_to_json(m: Message) -> dict[str, Any]:
+    """
+    `m` as JSON data, to be stored and enqueued later as it is (a chord's callback).
+
+    The args and kwargs keep their type markers; eta and expires become ISO text.
+    """
+    args, kwargs = python_args(m)
+    return {
+        "id": m.id,
+        "name": m.name,
+        "args": args,
+        "kwargs": kwargs,
+        "queue": m.queue,
+        "priority": m.priority,
+        "retries": m.retries,
+        "eta": m.eta.isoformat() if m.eta else None,
+        "expires": m.expires.isoformat() if m.expires else None,
+        "options": to_json(m.options),
+    }
+
+
+def message_from_json(data: dict[str, Any], prepend: Sequence[Any] = ()) -> Message:
+    """
+    The ``Message`` that ``message_to_json`` stored, with `prepend` (JSON data, type markers
+    included) before its args; ready for ``enqueue``.
+    """
+    from datetime import datetime
+
+    args = [*prepend, *data["args"]]
+    kwargs = data["kwargs"]
+    return Message(
+        id=data["id"],
+        name=data["name"],
+        args=tuple(args),
+        kwargs=kwargs,
+        queue=data["queue"],
+        priority=data["priority"],
+        retries=data["retries"],
+        eta=datetime.fromisoformat(data["eta"]) if data["eta"] else None,
+        expires=datetime.fromisoformat(data["expires"]) if data["expires"] else None,
+        options=serialization.revive(data["options"]),
+        wire=(json.dumps(args), json.dumps(kwargs)),
+    )

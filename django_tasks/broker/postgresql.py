@@ -99,7 +99,8 @@ ACK = f"""
 
 # finish (final states): held -> SUCCESS/FAILURE/REVOKED/REJECTED for a whole batch in one
 # statement. Rows revoked, recovered or requeued meanwhile (no longer held by this worker)
-# are left alone; RETURNING says which rows changed so only their follow-ups are enqueued.
+# are left alone; RETURNING says which rows changed so only their follow-ups are enqueued,
+# and their groups (a chord member counts towards its chord).
 FINISH = f"""
     UPDATE {TABLE} AS t
        SET state = v.state, result = v.result, exc_type = v.exc_type,
@@ -109,7 +110,7 @@ FINISH = f"""
            AS v(id text, state text, result jsonb, exc_type text, exc_message text,
                 traceback text, started_at timestamptz)  -- "id", then codec.FINAL_COLUMNS
      WHERE t.id = v.id AND t.worker = %(worker)s AND {HELD.sql("t.state")}
-    RETURNING t.id"""
+    RETURNING t.id, t.group_id"""
 
 # seconds until the earliest waiting row is due, by the database's clock (one clock for
 # every host); served by dt_claimable.
@@ -219,7 +220,7 @@ class PostgreSQLBroker(Broker):
         with self.connection.wrap_database_errors:
             return cursor.fetchone() is not None
 
-    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> dict[str, str]:
         columns = ("id", *codec.FINAL_COLUMNS)
         rows = dumps(
             [
@@ -240,7 +241,7 @@ class PostgreSQLBroker(Broker):
         )
         cursor = self._execute(FINISH, {"rows": rows, "worker": worker})
         with self.connection.wrap_database_errors:
-            return {r[0] for r in cursor.fetchall()}
+            return dict(cursor.fetchall())
 
     def _wake(self) -> None:
         with self.connection.cursor() as cursor:

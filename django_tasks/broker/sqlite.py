@@ -52,7 +52,7 @@ FINISH = f"""
        SET state = %s, result = %s, exc_type = %s, exc_message = %s, traceback = %s,
            started_at = COALESCE(started_at, %s), done_at = {NOW}
      WHERE id = %s AND worker = %s AND {HELD.sql()}
-    RETURNING id"""
+    RETURNING id, group_id"""
 
 # seconds until due, by NOW: states as literals, so the partial claim index serves it (a
 # bound "state IN (?, ?)" cannot match a partial index in SQLite: that scanned the whole
@@ -73,9 +73,9 @@ ORPHANS = f"""
 class SQLiteBroker(Broker):
     insert_batch_size = 200
 
-    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> set[str]:
+    def _record_final(self, worker: str, outcomes: Sequence[Outcome]) -> dict[str, str]:
         adapt = self.connection.ops.adapt_datetimefield_value
-        changed = set()
+        changed = {}
         with self.connection.cursor() as cursor:
             for o in outcomes:
                 cursor.execute(
@@ -90,8 +90,9 @@ class SQLiteBroker(Broker):
                         worker,
                     ],
                 )
-                if cursor.fetchone() is not None:
-                    changed.add(o.id)
+                row = cursor.fetchone()
+                if row is not None:
+                    changed[row[0]] = row[1]
         return changed
 
     def seconds_until_due(self, queues: Sequence[str]) -> float | None:

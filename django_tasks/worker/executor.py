@@ -60,7 +60,9 @@ def lookup(ctx: ExecutorContext, message: Message):
         # message; else its name finds it.
         return ctx.app.tasks.for_message(message), None
     except (NotRegistered, ImportError, ImproperlyConfigured) as exc:
-        signals.task_unknown.send(sender=None, name=message.name, id=message.id, message=message)
+        signals.task_unknown.send(
+            sender=None, name=message.name, id=message.id, message=message, exc=exc
+        )
         logger.error(
             "task id=%s name=%s state=FAILURE reason=not-registered", message.id, message.name
         )
@@ -78,7 +80,13 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
     it silently twice. ``track_started`` tasks are also acked in the database (STARTED).
     """
     if message.options.get("expired"):
-        signals.task_revoked.send(sender=task, request=None, terminated=False, expired=True)
+        signals.task_revoked.send(
+            sender=task,
+            request=_request(ctx, message),
+            terminated=False,
+            signum=None,
+            expired=True,
+        )
         logger.info("task id=%s name=%s state=REVOKED reason=expired", message.id, message.name)
         return _final(
             message,
@@ -105,12 +113,17 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
         logger.info(
             "task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id, message.name
         )
+        signals.task_revoked.send(
+            sender=task,
+            request=_request(ctx, message),
+            terminated=False,
+            signum=None,
+            expired=False,
+        )
         return None
     hard = message.options.get("time_limit") or opts.time_limit or ctx.time_limit
     soft = message.options.get("soft_time_limit") or opts.soft_time_limit or ctx.soft_time_limit
-    request = request_for(
-        message, hostname=ctx.hostname, eager=False, using=ctx.broker.using, stored=True
-    )
+    request = _request(ctx, message)
     # The start marker: from here on, recovery counts this row as started.
     slot.begin(message.id, message.claim_seq, hard)
     try:
@@ -118,6 +131,13 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
             return trace(task, message, request, worker=ctx.worker)
     finally:
         slot.end()
+
+
+def _request(ctx: ExecutorContext, message: Message):
+    """The ``self.request`` of this worker's run of `message`."""
+    return request_for(
+        message, hostname=ctx.hostname, eager=False, using=ctx.broker.using, stored=True
+    )
 
 
 def _raise_soft(signum, frame):

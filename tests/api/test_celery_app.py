@@ -432,6 +432,19 @@ def test_a_routed_task_is_claimed_only_by_a_worker_of_its_queue(proj, settings, 
     assert TaskMessage.objects.get(id=other.id).queue == "default"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_projects_chords_run_on_a_worker(proj, runtasks):
+    from tests.celeryproj import tasks
+
+    texts = ["a b c", "d e", "f"]
+    chorded, piped = tasks.count_all(texts), tasks.count_all_piped(texts)
+    worker = runtasks("--settings", "tests.celeryproj.settings", "--burst", "-c", "2")
+    assert worker.wait(timeout=60) == 0, worker.output()
+    assert chorded.get(timeout=1) == {"words": 6}
+    assert piped.get(timeout=1) == {"total": 6}
+    assert chorded.parent.get(timeout=1) == [3, 2, 1]
+
+
 def test_config_from_a_module_that_does_not_import_is_an_error(proj):
     app.config_from_object("tests.celeryproj.nope")
     errors = messages("E")

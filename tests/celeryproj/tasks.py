@@ -1,6 +1,6 @@
 """The project's tasks module: shared_task, app.task(bind=True), a class-based task."""
 
-from django_tasks import Task, shared_task
+from django_tasks import Task, chord, group, shared_task
 
 from .celery import app
 
@@ -40,3 +40,22 @@ class CleanupTask(Task):
 
 
 cleanup = app.register_task(CleanupTask())
+
+
+# Fan out and aggregate, as projects write it: a chord built in a helper a view calls.
+@shared_task
+def count_words(text):
+    return len(text.split())
+
+
+@shared_task
+def total_words(counts, label="total"):
+    return {label: sum(counts)}
+
+
+def count_all(texts):
+    return chord(count_words.s(t) for t in texts)(total_words.s(label="words"))
+
+
+def count_all_piped(texts):
+    return (group(count_words.s(t) for t in texts) | total_words.s()).delay()

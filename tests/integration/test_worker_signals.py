@@ -236,3 +236,36 @@ def test_undecodable_message_sends_task_rejected(runtasks, signal_log):
     assert record["values"]["message"] == "Message"
     row.refresh_from_db()
     assert row.state == states.FAILURE
+
+
+def test_expired_and_unknown_tasks_send_task_revoked_and_task_unknown(runtasks, signal_log):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_tasks import app
+
+    expired = tasks.add.apply_async((1, 1), expires=timezone.now() - timedelta(seconds=5))
+    unknown = app.send_task("nowhere.task", (1,))
+    worker = runtasks("--burst", "-c", "1", env=signal_log.env)
+    assert worker.wait(timeout=60) == 0
+
+    revoked = _one(signal_log(), "task_revoked")
+    assert revoked["arguments"] == [
+        "expired",
+        "request",
+        "sender",
+        "signal",
+        "signum",
+        "terminated",
+    ]
+    assert revoked["sender"] == "task:tests.tasks.add"
+    assert revoked["values"]["request"] == {
+        "request_id": expired.id,
+        "request_task": "tests.tasks.add",
+    }
+    assert revoked["values"]["expired"] is True and revoked["values"]["terminated"] is False
+    missing = _one(signal_log(), "task_unknown")
+    assert missing["arguments"] == ["exc", "id", "message", "name", "sender", "signal"]
+    assert missing["values"]["id"] == unknown.id and missing["values"]["name"] == "nowhere.task"
+    assert missing["values"]["exc"] == "NotRegistered"
