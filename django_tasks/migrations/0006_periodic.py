@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_tasks', '0004_done_index'),
+        ('django_tasks', '0005_chord'),
     ]
 
     operations = [
