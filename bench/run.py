@@ -66,6 +66,8 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/dt_bench"
 RESULTS = HERE / "results"
+#: Periodic entries stored during the idle phase (none due): the beat's idle cost.
+IDLE_ENTRIES = 100
 PHASES = ("enqueue", "drain", "latency", "idle", "history", "backlog", "memory")
 PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery")
 PEER_VENV_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
@@ -687,7 +689,15 @@ class Bench:
     # idle ---------------------------------------------------------------------------------
 
     def idle(self, seconds: float) -> dict[str, Any]:
+        from django_tasks.models import PeriodicTask
+
         qlog = self.logdir / "idle-queries.log"
+        # An idle site with 100 periodic entries, none due during the phase.
+        PeriodicTask.objects.all().delete()
+        PeriodicTask.objects.bulk_create(
+            PeriodicTask(name=f"bench-{i}", task="bench.tasks.noop", crontab=f"{i % 60} 3 * * *")
+            for i in range(IDLE_ENTRIES)
+        )
         worker = self.runtasks(label="idle", env={"BENCH_QUERY_LOG": str(qlog)})
         try:
             wait_until(
@@ -724,6 +734,10 @@ class Bench:
             "processes": len(pids),
             "cpu_percent": round(100.0 * (c1 - c0) / CLK_TCK / elapsed, 2),
             "statements_per_s": round(total / elapsed, 2),
+            "periodic_entries": IDLE_ENTRIES,
+            "periodic_statements_per_s": round(
+                sum(n for k, n in statements.items() if "periodictask" in k) / elapsed, 2
+            ),
             "statements": dict(sorted(statements.items(), key=lambda kv: -kv[1])),
         }
         if x0 is not None:

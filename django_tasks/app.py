@@ -139,6 +139,8 @@ class App:
         self.on_after_fork = AppSignal("app.on_after_fork")
         self.steps = Steps()
         self.control = Control()
+        #: ``add_periodic_task`` entries: name -> Celery's entry dict (workers store them).
+        self.periodic_entries: dict[str, dict[str, Any]] = {}
 
     @property
     def Task(self):  # noqa: N802 - Celery's name: ``class MyTask(app.Task)``
@@ -311,6 +313,38 @@ class App:
 
     def get(self, name: str) -> Any:
         return self.tasks[name]
+
+    def add_periodic_task(
+        self,
+        schedule: Any,
+        sig: Any,
+        args: tuple = (),
+        kwargs: dict | None = None,
+        name: str | None = None,
+        **opts: Any,
+    ) -> str:
+        """
+        Run `sig` (a signature, a task or a task name) on `schedule`; return the entry's name.
+
+        Celery's: `schedule` is seconds, a timedelta or a crontab; `args`/`kwargs` go before
+        the signature's own; the name defaults to the signature's repr. Workers store the
+        entry at start and check it there (an error names the entry).
+        """
+        if isinstance(sig, str):
+            sig = {"task": sig, "args": (), "kwargs": {}, "options": {}}
+        elif not isinstance(sig, dict) and hasattr(sig, "s"):
+            sig = sig.s()
+        if not (isinstance(sig, dict) and isinstance(sig.get("task"), str)):
+            raise TypeError(f"add_periodic_task() takes a signature or a task, not {sig!r}.")
+        key = name or repr(sig)
+        self.periodic_entries[key] = {
+            "task": sig["task"],
+            "schedule": schedule,
+            "args": (*args, *(sig.get("args") or ())),
+            "kwargs": {**(sig.get("kwargs") or {}), **(kwargs or {})},
+            "options": {**(sig.get("options") or {}), **opts},
+        }
+        return key
 
     def AsyncResult(self, task_id: str, **kwargs: Any):  # noqa: N802 - Celery's name
         """A result handle for `task_id`."""

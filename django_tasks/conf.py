@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "ROUTES": None,
     "QUEUES": None,
     "TIMEZONE": None,
+    #: Periodic entries: name -> {"task", "schedule", "args", "kwargs", "options"} (schedules.py).
+    "BEAT_SCHEDULE": {},
 }
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -157,6 +159,10 @@ _RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
         "None, or queue names (strings, dicts with a 'name', or kombu Queue objects)",
     ),
     "TIMEZONE": (lambda v: v is None or isinstance(v, str), "None or a time zone name"),
+    "BEAT_SCHEDULE": (
+        lambda v: isinstance(v, dict) and all(isinstance(e, dict) for e in v.values()),
+        "a dict of entry name -> {'task': ..., 'schedule': ...}",
+    ),
 }
 
 
@@ -386,12 +392,12 @@ CELERY_KEYS: dict[str, str] = {
     "task_queues": "QUEUES",
     "timezone": "TIMEZONE",
     "enable_utc": "TIMEZONE",
+    "beat_schedule": "BEAT_SCHEDULE",
 }
 
 #: Celery settings that mean something but are not applied here: listed as warnings.
 CELERY_NOT_APPLIED: dict[str, str] = {
-    "beat_schedule": "periodic tasks are not supported yet; run them from cron",
-    "beat_scheduler": "periodic tasks are not supported yet",
+    "beat_scheduler": "entries live in the database (the admin's periodic tasks)",
     "task_annotations": "set the options on the tasks (decorator keywords or a base class)",
     "task_reject_on_worker_lost": "a task lost with its worker is recovered (acks_late) or failed",
     "task_acks_on_failure_or_timeout": "a failed task is always acknowledged",
@@ -422,7 +428,7 @@ _CELERY_IGNORED = (
     ("worker_", "the runtasks worker does not have it"),
     ("task_default_", "there are no exchanges or routing keys: the queue is the only route"),
     ("task_", "the message table does not need it"),
-    ("beat_", "periodic tasks are not supported yet"),
+    ("beat_", "every runtasks worker schedules periodic tasks; there is no beat process"),
     ("security_", "messages are rows in your database, not signed"),
     ("", "django_tasks does not use it"),
 )

@@ -189,3 +189,65 @@ class Dashboard(TaskMessage):
         verbose_name = _("dashboard")
         verbose_name_plural = _("dashboard")
         default_permissions = ()
+
+
+class PeriodicTask(models.Model):
+    """
+    One periodic entry: a task sent on a schedule by whichever worker gets to a tick first.
+
+    ``next_run_at`` is the entry's next tick. A worker sends a tick's task only after moving
+    ``next_run_at`` on with a compare-and-set (``WHERE next_run_at = <the tick it read>``) in
+    the transaction that inserts the task, so each tick is sent once however many workers
+    look. None means "to be computed": a worker sets it to the next tick without sending.
+    """
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    task = models.CharField(_("task"), max_length=200)
+    #: Seconds between runs (an interval entry), or None for a crontab entry.
+    interval = models.FloatField(_("every (seconds)"), null=True, blank=True)
+    #: A cron line, "minute hour day_of_month month_of_year day_of_week" (crontab entry).
+    crontab = models.CharField(_("crontab"), max_length=200, blank=True, default="")
+    args = models.JSONField(_("args"), default=list, blank=True)
+    kwargs = models.JSONField(_("kwargs"), default=dict, blank=True)
+    #: apply_async options: queue, priority, expires, ...
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    one_off = models.BooleanField(_("one-off"), default=False)
+    start_time = models.DateTimeField(_("start"), null=True, blank=True)
+    expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    #: Declared in settings or code (synced at worker start) rather than in the admin.
+    from_settings = models.BooleanField(_("from settings"), default=False, editable=False)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True, editable=False)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True, editable=False)
+    last_task_id = models.CharField(
+        _("last task"), max_length=64, blank=True, default="", editable=False
+    )
+    total_run_count = models.PositiveIntegerField(_("runs"), default=0, editable=False)
+    changed_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("periodic task")
+        verbose_name_plural = _("periodic tasks")
+        ordering = ["name"]
+        indexes = [
+            # The workers' once-a-second "is anything due?"; disabled entries have no entry.
+            models.Index(fields=["next_run_at"], name="dt_periodic_due", condition=Q(enabled=True))
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._when = self._timing()
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # A changed schedule (or a re-enabled entry) starts afresh from the next tick after
+        # now: the workers compute it within a second. Missed ticks are never replayed.
+        if self._timing() != self._when:
+            self.next_run_at = None
+        super().save(*args, **kwargs)
+        self._when = self._timing()
+
+    def _timing(self) -> tuple:
+        return (self.interval, self.crontab, self.enabled, self.start_time)

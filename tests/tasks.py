@@ -271,3 +271,12 @@ def double_ignored(x: int) -> int:
 def chord_of(self, x: int) -> dict:
     """What a header member sees of its chord."""
     return {"x": x, "chord": (self.request.chord or {}).get("task"), "group": self.request.group}
+
+
+@app.task(bind=True)
+def record_tick(self):
+    """Record the periodic tick that sent this task: a second run of one tick fails here."""
+    from tests.models import Execution
+
+    headers = self.request.headers or {}
+    Execution.objects.create(key=f"{headers['periodic_task_name']}@{headers['periodic_tick']}")

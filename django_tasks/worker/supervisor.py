@@ -24,6 +24,7 @@ from django.db import connections
 from .. import conf, signals, states
 from ..log import setup_logging_subsystem
 from ..message import Outcome
+from .beat import Beat
 from .consumer import Consumer, ConsumerConfig
 from .maintenance import DeadWorkerRecovery
 from .slots import Slot, SlotFile, database_key, slot_path
@@ -75,6 +76,8 @@ class Supervisor:
     using: str | None = None
     #: The level of the ``django_tasks`` loggers (``-l``); see ``log.setup_logging_subsystem``.
     loglevel: str = "INFO"
+    #: Take part in sending periodic tasks (``--without-beat``: False; burst workers never do).
+    beat: bool = True
 
     def __post_init__(self) -> None:
         from ..broker import get_broker
@@ -111,6 +114,10 @@ class Supervisor:
             self.concurrency,
         )
         self._consumers: list[Consumer] = []
+        # Periodic entries are checked now: a bad one stops the worker before it starts.
+        self.beat = (
+            Beat(self.app, self.broker.using, self.name) if self.beat and not self.burst else None
+        )
         signals.worker_init.send(sender=self)
         #: Did a setup_logging receiver take logging over (then stdout is not redirected)?
         self.custom_logging = setup_logging_subsystem(self.loglevel)
@@ -171,6 +178,8 @@ class Supervisor:
                 )
                 self.slots.renew_lease()
                 self.recovery.run()
+                if self.beat is not None:
+                    self.beat.sync()
                 return True
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):
@@ -262,6 +271,8 @@ class Supervisor:
                 if now - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):
                     last_upkeep = now
                     self.recovery.run()
+                if self.beat is not None and not self._stop:
+                    self.beat.turn()
             except Exception as exc:
                 self._db_trouble(exc)
             self._wait_for_notifications(TICK)
@@ -559,6 +570,11 @@ class Supervisor:
             deadline = time.monotonic() + conf.get("HEARTBEAT_INTERVAL")
             while not self._done and time.monotonic() < deadline:
                 time.sleep(0.1)
+                if self.beat is not None and not self._stop:
+                    try:
+                        self.beat.turn()
+                    except Exception as exc:
+                        self._db_trouble(exc)
             try:
                 self._heartbeat()
                 if time.monotonic() - last_upkeep >= conf.get("HEARTBEAT_INTERVAL"):

@@ -248,11 +248,9 @@ def test_settings_without_meaning_here_are_listed_by_check(proj, settings):
         "CELERY_WORKER_PREFETCH_MULTIPLIER is ignored: a worker claims as many tasks as it has "
         "free slots.",
     ) in found
-    assert (
-        "django_tasks.W001",
-        "CELERY_BEAT_SCHEDULE is not applied: periodic tasks are not supported yet; run them "
-        "from cron.",
-    ) in found
+    # Periodic tasks are applied now: CELERY_BEAT_SCHEDULE sets BEAT_SCHEDULE, with no note.
+    assert not [m for m in found if m[1].startswith("CELERY_BEAT_SCHEDULE")]
+    assert conf.get("BEAT_SCHEDULE") == {}
     assert not messages("E")
     assert conf.get("DEFAULT_QUEUE") == "default"  # no crash at first use
     assert app.conf.broker_url == "redis://localhost:6379/0"

@@ -32,6 +32,8 @@ LAYERS = {
     "broker": 4,
     # routes: settings -> a message's queue (above the options, below the write path)
     "routing": 5,
+    # periodic schedules (crontab, intervals): they read the time zone setting only
+    "schedules": 5,
     # public API, bottom up: results, the one write path, tracing, eager runs, canvas, Task
     "result": 6,
     "sending": 7,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from django_tasks import conf
@@ -85,6 +86,17 @@ class Command(BaseCommand):
             "-n", "--hostname", default=None, help="Name of this worker (default: the host name)."
         )
         parser.add_argument("-l", "--loglevel", type=log_level, default="INFO")
+        parser.add_argument(
+            "--without-beat",
+            action="store_true",
+            help="Do not send periodic tasks from this worker (the others still do).",
+        )
+        parser.add_argument(
+            "-B",
+            "--beat",
+            action="store_true",
+            help="Accepted for Celery's sake: every worker already sends periodic tasks.",
+        )
 
     def check(self, *args, **kwargs) -> None:
         # A database without the tables is the commonest first-hour mistake: one line that
@@ -104,7 +116,18 @@ class Command(BaseCommand):
         limits = conf.limits_problem(soft, hard, lambda key: "--" + key.replace("_", "-"))
         if limits:
             raise CommandError(limits)
-        worker = Supervisor(
+        if options["beat"] and options["without_beat"]:
+            raise CommandError("--beat and --without-beat contradict each other; pick one.")
+        try:
+            worker = self._supervisor(options, soft, hard)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        code = worker.run()
+        if code:
+            sys.exit(code)
+
+    def _supervisor(self, options, soft, hard) -> Supervisor:
+        return Supervisor(
             app,
             concurrency=options["concurrency"],
             queues=options["queues"] or [],
@@ -116,7 +139,5 @@ class Command(BaseCommand):
             soft_time_limit=soft,
             hostname=options["hostname"],
             loglevel=options["loglevel"],
+            beat=not options["without_beat"],
         )
-        code = worker.run()
-        if code:
-            sys.exit(code)
