@@ -4,7 +4,7 @@ MariaDB >= 10.6 / MySQL >= 8.0.1: SKIP LOCKED claims, batch statements, polling 
 MySQL has no partial indexes (Django creates the model's partial indexes there without their
 condition, i.e. over every row) and no UPDATE ... RETURNING. So:
 
-- migration 0006 replaces the partial indexes with indexes on two virtual columns that are
+- migration 0007 replaces the partial indexes with indexes on two virtual columns that are
   NULL outside the index's predicate (``SCHEMA``): a claim scans only waiting rows, in the
   claim's order, however large the finished history;
 - a claim is a transaction of two statements: SELECT ... FOR UPDATE SKIP LOCKED in index
@@ -49,7 +49,7 @@ def _marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
-# -- schema: what stands in for PostgreSQL's partial indexes (migration 0006) ----------------
+# -- schema: what stands in for PostgreSQL's partial indexes (migration 0007) ----------------
 # dt_claim_rank is -priority on waiting rows and NULL on every other row, so the index
 # (dt_claim_rank, run_at) holds the claim's order (priority DESC, run_at) in one direction
 # (MariaDB before 10.8 ignores DESC in an index) and "dt_claim_rank IS NOT NULL" scans only
