@@ -387,6 +387,9 @@ class DatabaseBackend(BaseTaskBackend):
         path does not name a Django task here.
         """
         meta = message.options.get("django") or {}
+        refused = _import_refused(message.name)
+        if refused:
+            raise NotRegistered(refused)
         try:
             found = import_string(message.name)
         except ImportError as exc:
@@ -515,6 +518,29 @@ def _error(row: dict[str, Any]) -> TaskError:
 
 def _datetime(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
+
+
+def _import_refused(path: str) -> str:
+    """
+    Why the worker will not import the module of `path` (a row's task name), or "".
+
+    A row names its Django task by module path, and importing a module runs its code: the
+    worker imports only modules already loaded, modules of installed apps and those named
+    in ``IMPORTS`` (and their submodules), never any module a row names.
+    """
+    import sys
+
+    module = path.rpartition(".")[0]
+    if not module or module in sys.modules:
+        return ""
+    allowed = [a.name for a in apps.get_app_configs()] + list(conf.get("IMPORTS") or ())
+    if any(module == root or module.startswith(root + ".") for root in allowed):
+        return ""
+    return (
+        f"Task {path!r} (enqueued through django.tasks) is in module {module!r}, which is "
+        "neither loaded, nor part of an installed app, nor in DJANGO_TASKS['IMPORTS']: the "
+        "worker does not import it."
+    )
 
 
 def task_for_message(message: Message) -> DjangoTaskAdapter | None:

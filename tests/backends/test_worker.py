@@ -172,6 +172,25 @@ def test_row_naming_no_django_task_fails_and_the_worker_goes_on(burst):
     assert after.return_value == 4
 
 
+def test_row_naming_a_module_outside_the_apps_is_not_imported(runtasks):
+    # Importing `this` prints the Zen of Python: the worker must not run a module a row names.
+    django = {"backend": "default", "options": {}, "takes_context": False}
+    row = TaskMessageFactory(name="this.zen", options={"django": django})
+    after = test_tasks.add.enqueue(2, 2)
+    worker = runtasks("--burst", "-c", "1")
+    assert worker.wait(timeout=60) == 0
+
+    row.refresh_from_db()
+    assert row.state == states.FAILURE
+    assert row.exc_type == f"{NotRegistered.__module__}.NotRegistered"
+    assert "in module 'this', which is neither loaded, nor part of an installed app" in (
+        row.exc_message
+    )
+    assert "Beautiful is better than ugly" not in worker.output()
+    after.refresh()
+    assert after.return_value == 4
+
+
 # -- retries (OPTIONS: Celery's options for all of a backend's tasks, Django 6.0+) -------------
 
 
