@@ -132,6 +132,16 @@ def on_task_success(signal, sender, **kwargs):
     record(signal, sender, **kwargs)
 
 
+@signals.beat_init.connect
+def on_beat_init(signal, sender, **kwargs):
+    record(signal, sender, **kwargs)
+
+
+@signals.beat_embedded_init.connect
+def on_beat_embedded_init(signal, sender, **kwargs):
+    record(signal, sender, **kwargs)
+
+
 @signals.task_revoked.connect
 def on_task_revoked(signal, sender, **kwargs):
     record(signal, sender, **kwargs)

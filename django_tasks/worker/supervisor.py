@@ -180,6 +180,9 @@ class Supervisor:
                 self.recovery.run()
                 if self.beat is not None:
                     self.beat.sync()
+                    # Celery's embedded beat (-B) sends both as its scheduler starts.
+                    signals.beat_init.send(sender=self.beat)
+                    signals.beat_embedded_init.send(sender=self.beat)
                 return True
             except Exception as exc:
                 if not self.broker.is_connection_error(exc):

@@ -63,6 +63,8 @@ def test_prefork_worker_sends_each_worker_signal_once_in_celerys_order(
         "after_setup_logger",
         "after_setup_task_logger",
         "celeryd_after_setup",
+        "beat_init",
+        "beat_embedded_init",
         "worker_before_create_process",
         "worker_ready",
         "worker_shutting_down",
@@ -197,8 +199,9 @@ def test_without_setup_logging_the_worker_applies_its_level(runtasks, signal_log
 
 
 def test_failure_around_the_body_sends_task_internal_error_and_ends_failure(runtasks, signal_log):
-    # A time limit that is not a number breaks the worker's start marker, before the body.
-    row = TaskMessageFactory(options={"time_limit": "soon"})
+    # A soft time limit past what the platform's timer holds breaks the worker's set-up of
+    # the limit, around the body (a limit that is not a number is a DecodeError instead).
+    row = TaskMessageFactory(options={"soft_time_limit": 1e300})
     after = tasks.add.delay(3, 4)
     worker = runtasks("--burst", "-c", "1", env=signal_log.env)
     assert worker.wait(timeout=60) == 0
@@ -217,10 +220,10 @@ def test_failure_around_the_body_sends_task_internal_error_and_ends_failure(runt
     ]
     assert record["sender"] == "task:tests.tasks.add"
     assert record["values"]["task_id"] == row.id
-    assert record["values"]["exception"] == "ValueError"
+    assert record["values"]["exception"] == "OverflowError"
     row.refresh_from_db()
     assert row.state == states.FAILURE
-    assert "ValueError" in row.exc_type
+    assert "OverflowError" in row.exc_type
     assert after.get(timeout=1) == 7  # the worker went on
 
 
