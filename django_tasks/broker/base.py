@@ -101,6 +101,36 @@ def _later(seconds: float) -> ExpressionWrapper:
     )
 
 
+class PollingWatcher:
+    """
+    A listener for databases without NOTIFY: it reads a cheap change marker (``_read``)
+    every ``INTERVAL`` seconds and wakes its worker when the marker moves.
+    """
+
+    INTERVAL = 0.05
+
+    def _read(self) -> Any:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        self._marker = self._read()
+
+    def wait(self, timeout: float) -> set[str]:
+        """Block up to `timeout` seconds; return {"*"} once the marker changed."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            marker = self._read()
+            if marker != self._marker:
+                self._marker = marker
+                return {"*"}
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return set()
+            time.sleep(min(self.INTERVAL, left))
+
+
 class Broker:
     """Portable broker: the ORM and ``select_for_update(skip_locked=...)``."""
 

@@ -22,7 +22,6 @@ condition, i.e. over every row) and no UPDATE ... RETURNING. So:
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import UTC
@@ -32,7 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..message import Message, Outcome
 from ..serialization import dumps
 from . import codec
-from .base import Broker
+from .base import Broker, PollingWatcher
 from .predicates import CLAIMABLE, HELD
 
 logger = logging.getLogger(__name__)
@@ -215,14 +214,7 @@ class MySQLBroker(Broker):
 
     def enqueue(self, messages: Sequence[Message]) -> None:
         adapt = self.connection.ops.adapt_datetimefield_value
-        # enqueue_many's messages share one options dict: encode it once.
-        encoded: dict[int, str] = {}
-
-        def dumps_options(options: dict) -> str:
-            text = encoded.get(id(options))
-            if text is None:
-                text = encoded[id(options)] = dumps(options)
-            return text
+        dumps_options = codec.options_encoder()
 
         size = self.insert_batch_size
         with self.connection.cursor() as cursor:
@@ -331,7 +323,7 @@ def _aware(value):
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-class NewRowWatcher:
+class NewRowWatcher(PollingWatcher):
     """
     Wake an idle worker when a task row is written (there is no NOTIFY on MySQL).
 
@@ -340,14 +332,12 @@ class NewRowWatcher:
     requeue, a recovery) are found by the worker's POLL_INTERVAL poll.
     """
 
-    INTERVAL = 0.05
-
     def __init__(self, params: dict) -> None:
         import MySQLdb
 
         self._conn = MySQLdb.connect(**params)
         self._conn.autocommit(True)
-        self._newest = self._read()
+        self._start()
 
     def _read(self):
         cursor = self._conn.cursor()
@@ -357,19 +347,6 @@ class NewRowWatcher:
             return row and row[0]
         finally:
             cursor.close()
-
-    def wait(self, timeout: float) -> set[str]:
-        """Block up to `timeout` seconds; return {"*"} once a new row was written."""
-        deadline = time.monotonic() + timeout
-        while True:
-            newest = self._read()
-            if newest != self._newest:
-                self._newest = newest
-                return {"*"}
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return set()
-            time.sleep(min(self.INTERVAL, left))
 
     def close(self) -> None:
         try:

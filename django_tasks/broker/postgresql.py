@@ -224,14 +224,7 @@ class PostgreSQLBroker(Broker):
         COPY cannot call now(): the rows take the transaction's now() (one clock), read first
         in the same transaction, so they are due exactly as an INSERT would make them.
         """
-        # enqueue_many's messages share one options dict: encode it once.
-        encoded: dict[int, str] = {}
-
-        def dumps_options(options: dict) -> str:
-            text = encoded.get(id(options))
-            if text is None:
-                text = encoded[id(options)] = dumps(options)
-            return text
+        dumps_options = codec.options_encoder()
 
         with transaction.atomic(using=self.using):
             now = self._execute("SELECT now()", ()).fetchone()[0]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ..message import Message, Outcome
 from ..serialization import dumps
 from . import codec
-from .base import Broker
+from .base import Broker, PollingWatcher
 from .predicates import CLAIMABLE, HELD
 
 TABLE = "django_tasks_taskmessage"
@@ -165,7 +165,7 @@ class SQLiteBroker(Broker):
         return parsed
 
 
-class DataVersionWatcher:
+class DataVersionWatcher(PollingWatcher):
     """
     Wake an idle worker when another connection commits to the database file.
 
@@ -174,31 +174,14 @@ class DataVersionWatcher:
     workers a wake-up within milliseconds without polling the queue table.
     """
 
-    INTERVAL = 0.05
-
     def __init__(self, path: str) -> None:
         import sqlite3
 
         self._conn = sqlite3.connect(path, timeout=1, check_same_thread=False)
-        self._version = self._read()
+        self._start()
 
     def _read(self) -> int:
         return self._conn.execute("PRAGMA data_version").fetchone()[0]
-
-    def wait(self, timeout: float) -> set[str]:
-        """Block up to `timeout` seconds; return {"*"} once the database changed."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        while True:
-            version = self._read()
-            if version != self._version:
-                self._version = version
-                return {"*"}
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return set()
-            time.sleep(min(self.INTERVAL, left))
 
     def close(self) -> None:
         self._conn.close()
