@@ -241,10 +241,10 @@ class MySQLBroker(Broker):
             ids = [r[0] for r in rows]
             marks = _marks(len(ids))
             cursor.execute(CLAIM_MARK.format(ids=marks), [worker, first_seq, *ids, *ids])
-        return [
-            codec.decode((*r[:11], first_seq + n, r[12]), to_datetime=_aware)
-            for n, r in enumerate(rows, 1)
-        ]
+        # A row that cannot be decoded comes back marked, to end FAILURE (never re-claimed).
+        return codec.decode_claimed(
+            [(*r[:11], first_seq + n, r[12]) for n, r in enumerate(rows, 1)], to_datetime=_aware
+        )
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -301,8 +301,10 @@ class MySQLBroker(Broker):
         self.check_server()  # a worker on an unfit server stops at start, saying why
         super().register(name, **kwargs)
 
-    def listen(self) -> NewRowWatcher:
-        return NewRowWatcher(self.connection.get_connection_params())
+    def listen(self, using: str | None = None) -> NewRowWatcher:
+        from django.db import connections
+
+        return NewRowWatcher(connections[using or self.using].get_connection_params())
 
     def is_connection_error(self, exc: BaseException) -> bool:
         import MySQLdb
