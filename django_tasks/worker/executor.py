@@ -94,13 +94,7 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
     it silently twice. ``track_started`` tasks are also acked in the database (STARTED).
     """
     if message.options.get("expired"):
-        signals.task_revoked.send(
-            sender=task,
-            request=_request(ctx, message),
-            terminated=False,
-            signum=None,
-            expired=True,
-        )
+        _send_revoked(ctx, task, message, expired=True)
         logger.info("task id=%s name=%s state=REVOKED reason=expired", message.id, message.name)
         return _final(
             message,
@@ -127,13 +121,7 @@ def execute(ctx: ExecutorContext, message: Message, task, slot) -> Outcome | Non
         logger.info(
             "task id=%s name=%s state=REVOKED reason=revoked-before-start", message.id, message.name
         )
-        signals.task_revoked.send(
-            sender=task,
-            request=_request(ctx, message),
-            terminated=False,
-            signum=None,
-            expired=False,
-        )
+        _send_revoked(ctx, task, message, expired=False)
         return None
     hard = message.options.get("time_limit") or opts.time_limit or ctx.time_limit
     soft = message.options.get("soft_time_limit") or opts.soft_time_limit or ctx.soft_time_limit
@@ -174,6 +162,13 @@ def storable(message: Message, outcome: Outcome) -> Outcome:
             started_at=outcome.started_at,
         )
     return outcome
+
+
+def _send_revoked(ctx: ExecutorContext, task, message: Message, *, expired: bool) -> None:
+    """Celery's ``task_revoked`` for a task that will not run (expired, or revoked first)."""
+    signals.task_revoked.send(
+        sender=task, request=_request(ctx, message), terminated=False, signum=None, expired=expired
+    )
 
 
 def _request(ctx: ExecutorContext, message: Message):
