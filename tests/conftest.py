@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import django
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,15 @@ def pytest_collection_modifyitems(config, items) -> None:
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.fixture
+def site_admins(settings) -> list:
+    """ADMINS for Django's mail_admins, as this Django spells it (2-tuples before 6.0)."""
+    address = "ops@example.com"
+    settings.ADMINS = [address] if django.VERSION >= (6, 0) else [("Ops", address)]
+    settings.SERVER_EMAIL = "tasks@example.com"
+    return [address]
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def admins(settings):
-    settings.ADMINS = ["ops@example.com"]
-    settings.SERVER_EMAIL = "tasks@example.com"
+def admins(site_admins):
+    return site_admins
 
 
 def test_send_error_emails_mails_admins_with_name_id_args_exception_and_traceback(mailoutbox):

@@ -325,8 +325,7 @@ def test_store_errors_even_if_ignored_keeps_the_error_of_an_ignored_result():
     assert dropped.traceback is None
 
 
-def test_send_error_emails_mails_the_admins(mailoutbox, settings):
-    settings.ADMINS = ["ops@example.com"]
+def test_send_error_emails_mails_the_admins(mailoutbox, site_admins):
     result = bodies.mailing.apply(("x",), {"y": 2})
     assert len(mailoutbox) == 1
     assert result.id in mailoutbox[0].subject

@@ -28,6 +28,7 @@ def test_backend_module_imports_without_django_tasks():
     assert backends.DatabaseBackend.__name__ == "DatabaseBackend"
 
 
+@pytest.mark.django_db  # the checks read the migration table (E020)
 def test_configured_backend_is_a_system_check_error(settings):
     settings.TASKS = {"default": {"BACKEND": BACKEND}}
 
@@ -35,6 +36,7 @@ def test_configured_backend_is_a_system_check_error(settings):
     assert [(e.id, e.msg) for e in errors] == [("django_tasks.E101", NEEDS_DJANGO_6)]
 
 
+@pytest.mark.django_db  # the checks read the migration table (E020)
 def test_no_check_error_when_tasks_does_not_name_the_backend(settings):
     settings.TASKS = {}
     assert [e for e in run_checks() if e.id == "django_tasks.E101"] == []
