@@ -1178,6 +1178,62 @@ def print_table(report: dict[str, Any]) -> None:
         )
 
 
+# Issue 15's targets: (key, what, our figure, the bound it is held to, how it is compared).
+# A peer's figure that is missing (peer not run, or failed) leaves its target unjudged.
+def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    results, peers = report["results"], report.get("peers") or {}
+    empty, latency = results.get("empty", {}), results.get("latency", {})
+
+    def ours(key: str, field: str = "tasks_per_s") -> float | None:
+        return (empty.get(key) or {}).get(field)
+
+    def theirs(peer: str, key: str) -> float | None:
+        res = peers.get(peer)
+        return PEER_KEYS[key](res) if res and "error" not in res else None
+
+    out: list[dict[str, Any]] = []
+
+    def judge(what: str, value: Any, bound: Any, ok: bool | None, detail: str = "") -> None:
+        verdict = "unjudged" if ok is None else ("met" if ok else "NOT met")
+        out.append(
+            {"target": what, "ours": value, "bound": bound, "verdict": verdict, "detail": detail}
+        )
+
+    def at_least(what: str, value: float | None, factor: float, peer: str, key: str) -> None:
+        other = theirs(peer, key)
+        ok = None if value is None or other is None else value >= factor * other
+        ratio = f"{value / other:.2f}x {peer}" if value and other else f"{peer}: no figure"
+        judge(what, value, f">= {factor}x {peer} ({fmt(other)})", ok, ratio)
+
+    at_least("enqueue one by one", ours("enqueue_one"), 1.3, "pgqueuer", "enqueue_one")
+    at_least("enqueue_many", ours("enqueue_many"), 2.0, "pgqueuer", "enqueue_many")
+    at_least("drain, spawn -> all done", ours("drain"), 2.0, "pgqueuer", "drain")
+    p50, p99 = latency.get("p50_ms"), latency.get("p99_ms")
+    judge("latency p50 from before delay()", p50, "<= 2 ms", None if p50 is None else p50 <= 2)
+    for peer in ("pgqueuer", "celery"):
+        other = theirs(peer, "latency_p50")
+        ok = None if p50 is None or other is None else p50 < other
+        judge(f"latency p50 below {peer}'s", p50, f"< {fmt(other)} ms", ok)
+    judge("latency p99 from before delay()", p99, "<= 5 ms", None if p99 is None else p99 <= 5)
+    backlog = results.get("backlog")
+    if backlog:
+        ratio = backlog["ratio_steady"]
+        judge("a queue beside a backlog / alone", ratio, ">= 0.9", ratio >= 0.9)
+    return out
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    print("\ntargets (issue 15; one run, side by side):")
+    for r in rows:
+        detail = f"  ({r['detail']})" if r["detail"] else ""
+        print(
+            f"  {r['verdict']:<9} {r['target']:<36} {fmt(r['ours']):>10}  "
+            f"target {r['bound']}{detail}"
+        )
+
+
 # -- main ------------------------------------------------------------------------------------
 
 
@@ -1397,9 +1453,11 @@ def main(argv: list[str] | None = None) -> int:
             log("peers run on PostgreSQL only; skipped on SQLite")
         else:
             report["peers"] = run_peers(args, url, stamp)
+    report["targets"] = targets(report) if vendor == "postgresql" else []
     path = Path(args.json) if args.json else RESULTS / f"{stamp}-{vendor}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
+    print_targets(report["targets"])
     print(
         f"\nJSON: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}; "
         f"worker logs: {logdir.relative_to(ROOT)}; {meta['wall_s']} s"
