@@ -186,13 +186,14 @@ def test_lost_database_connections_during_a_drain_lose_nothing(runtasks, wait_fo
 def test_twenty_thousand_tasks_on_four_processes_each_run_exactly_once(runtasks, vendor):
     # SQLite, the single-writer path, proves the same on a tenth of the load; MariaDB/MySQL
     # on a quarter (a durable InnoDB commit per claim and per finish drains ~500-700/s on
-    # this shared 2-core machine: 20,000 would not fit the 55 s bound).
+    # this shared 2-core machine). The timeout only catches a worker that hangs: speed is the
+    # benchmark's business, and the drain takes ~45 s here on a quiet machine, more under load.
     n = {"postgresql": 20000, "mysql": 5000}.get(vendor, 2000)
     results = tasks.record.enqueue_many([((f"u{i}",), {}) for i in range(n)])
     began = time.monotonic()
     workers = [runtasks("--burst", "-c", "2"), runtasks("--burst", "-c", "2")]
     for w in workers:
-        assert w.wait(timeout=55) == 0
+        assert w.wait(timeout=240) == 0
     elapsed = time.monotonic() - began
     counts = _states([r.id for r in results])
     print(f"\nstates={dict(counts)} executions={Execution.objects.count()} elapsed={elapsed:.1f}s")
