@@ -69,7 +69,7 @@ RESULTS = HERE / "results"
 #: Periodic entries stored during the idle phase (none due): the beat's idle cost.
 IDLE_ENTRIES = 100
 PHASES = ("enqueue", "drain", "latency", "idle", "history", "backlog", "memory")
-PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery")
+PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery", "django_q2", "oban", "django_ox")
 PEER_VENV_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -926,7 +926,8 @@ def run_peers(args: argparse.Namespace, url: str, stamp: str) -> dict[str, Any]:
 def _peer_venv_ready() -> bool:
     code = (
         "import importlib.util, sys; sys.exit(any(importlib.util.find_spec(m) is None "
-        "for m in ('procrastinate', 'pgqueuer', 'django_tasks_db', 'celery')))"
+        "for m in ('procrastinate', 'pgqueuer', 'django_tasks_db', 'celery', 'django_q',"
+        " 'oban', 'django_ox')))"
     )
     return (
         subprocess.run(

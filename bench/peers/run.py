@@ -5,8 +5,8 @@ current interpreter lacks the peers, see setup.sh)::
 
     python bench/peers/run.py --peer procrastinate --n 5000 --json out.json
 
-Peers: procrastinate, pgqueuer, django_tasks_db, celery (one module each in
-this directory).  Workloads, in order:
+Peers: procrastinate, pgqueuer, django_tasks_db, celery, django_q2, oban,
+django_ox (one module each in this directory).  Workloads, in order:
 
 * ``enqueue_one``  -- n no-op tasks enqueued one by one (one commit each)
   through the peer's normal API, tasks/s;
@@ -45,7 +45,7 @@ VENV_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(REPO_ROOT))
 
-PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery")
+PEERS = ("procrastinate", "pgqueuer", "django_tasks_db", "celery", "django_q2", "oban", "django_ox")
 PHASES = ("enqueue_one", "enqueue_bulk", "drain", "latency")
 # Distribution that must be importable for each peer (to pick the venv).
 PEER_DIST = {
@@ -53,6 +53,9 @@ PEER_DIST = {
     "pgqueuer": "pgqueuer",
     "django_tasks_db": "django_tasks_db",
     "celery": "celery",
+    "django_q2": "django_q",
+    "oban": "oban",
+    "django_ox": "django_ox",
 }
 
 
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--procs",
         type=int,
-        help="worker processes, for peers where it is a separate knob (procrastinate, pgqueuer)",
+        help="worker processes, where a separate knob (procrastinate, pgqueuer, oban, django_ox)",
     )
     args = ap.parse_args(argv)
 
