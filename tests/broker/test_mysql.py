@@ -40,7 +40,9 @@ def test_claims_and_recovery_read_only_waiting_and_held_rows_beside_finished_his
         cursor.execute(f"ANALYZE TABLE {mysql.TABLE}")
     [claim] = _plan(mysql.CLAIM.format(queues="%s"), ["default", 5])
     assert claim["key"] == "dt_claimable" and "filesort" not in (claim["Extra"] or "")
-    assert int(claim["rows"]) <= 25  # the waiting rows, not the 300 finished ones
+    # The waiting rows (21), not the 300 finished ones. EXPLAIN's rows is the optimizer's
+    # estimate from index statistics (seen 21 to 43 here): bounded well under the 300.
+    assert int(claim["rows"]) <= 100
     [held] = _plan(mysql.HELD_BY, ["w1"])
     assert held["key"] == "dt_held" and int(held["rows"]) <= 2
     [due] = _plan(mysql.NEXT_DUE.format(queues="%s"), ["default"])
