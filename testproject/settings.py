@@ -106,6 +106,9 @@ SPAM_BLOCKED_WORDS = env.list(
     "SPAM_BLOCKED_WORDS", default=["viagra", "casino", "lottery", "crypto giveaway", "cheap pills"]
 )
 SPAM_MAX_LINKS = env.int("SPAM_MAX_LINKS", default=2)
+# Comments one client address may post per minute (blog/ratelimit.py); None (0 in the
+# environment): no limit.
+BLOG_COMMENTS_PER_MINUTE = env.int("BLOG_COMMENTS_PER_MINUTE", default=5) or None
 
 LOGGING = {
     "version": 1,

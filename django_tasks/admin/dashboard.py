@@ -17,7 +17,7 @@ from django.db.models import (
     Q,
     Value,
 )
-from django.db.models.functions import Coalesce, Now, TruncMinute
+from django.db.models.functions import Coalesce, Left, Now, TruncMinute
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +32,8 @@ from .display import STATE_ORDER, age, badge, progress_of
 FINISHED_WINDOW = timedelta(hours=1)
 THROUGHPUT_MINUTES = 15
 FAILURE_WINDOW = timedelta(hours=24)
+#: Characters of a recent failure's message read (the table truncates them to 120).
+MESSAGE_SHOWN = 121
 
 
 def _ago(delta: timedelta) -> ExpressionWrapper:
@@ -249,16 +251,18 @@ class Dashboard:
             .exclude(worker="")
             .order_by("reserved_at")
             .annotate(held_for=_since(Coalesce("started_at", "reserved_at")))
-            .values("id", "name", "state", "worker", "held_for", "result")
+            # Of a meta (which may be large) only the two keys a progress bar reads.
+            .values("id", "name", "state", "worker", "held_for", "result__current", "result__total")
         )
         for row in held:
+            meta = {"current": row.pop("result__current"), "total": row.pop("result__total")}
             running[row["worker"]].append(
                 {
                     **row,
                     "badge": badge(row["state"]),
                     "url": self.change_url(row["id"]),
                     "for": age(_seconds(row["held_for"])) if row["held_for"] else "",
-                    "progress": progress_of(row["state"], row["result"]),
+                    "progress": progress_of(row["state"], meta),
                 }
             )
         timeout = conf.get("HEARTBEAT_TIMEOUT")
@@ -298,9 +302,13 @@ class Dashboard:
         rows = (
             self.tasks.filter(state=states.FAILURE)
             .order_by("-created_at")
-            .values("id", "name", "exc_type", "exc_message", "done_at", "retries")[:10]
+            # The table shows 120 characters of a message that may be megabytes.
+            .annotate(message=Left("exc_message", MESSAGE_SHOWN))
+            .values("id", "name", "exc_type", "message", "done_at", "retries")[:10]
         )
-        return [{**r, "url": self.change_url(r["id"])} for r in rows]
+        return [
+            {**r, "exc_message": r.pop("message"), "url": self.change_url(r["id"])} for r in rows
+        ]
 
 
 def _minute_key(value: datetime) -> tuple:

@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
+from django.db.models.functions import Left, Length, Right
 from django.http import (
     Http404,
     HttpResponseBadRequest,
@@ -161,6 +162,11 @@ class NameFilter(admin.SimpleListFilter):
 
 # -- the task admin ------------------------------------------------------------------------------
 
+
+#: The task page's attempts table: the newest this many, and of each message and
+#: traceback this many characters (a traceback's last ones).
+ATTEMPTS_SHOWN = 50
+TEXT_SHOWN = 10_000
 
 #: The fields the task list's columns read (list_display's methods included).
 LIST_COLUMNS = (
@@ -484,9 +490,32 @@ class TaskMessageAdmin(admin.ModelAdmin):
                     current_app=self.admin_site.name,
                 ),
                 task_buttons=self._buttons(request, obj),
-                task_attempts=list(obj.attempts.using(task_database()).order_by("number")),
+                **self._attempts(obj),
             )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _attempts(self, obj) -> dict[str, Any]:
+        """
+        The newest ATTEMPTS_SHOWN attempts, oldest first, with as much of their texts as
+        the page shows: a message's start, a traceback's end (where it raised), each
+        with its length so the page can say what it left out.
+        """
+        rows = list(
+            obj.attempts.using(task_database())
+            .defer("exc_message", "traceback")
+            .annotate(
+                message=Left("exc_message", TEXT_SHOWN),
+                message_length=Length("exc_message"),
+                traceback_tail=Right("traceback", TEXT_SHOWN),
+                traceback_length=Length("traceback"),
+            )
+            .order_by("-number")[:ATTEMPTS_SHOWN]
+        )
+        rows.reverse()
+        earlier = 0
+        if len(rows) == ATTEMPTS_SHOWN:
+            earlier = obj.attempts.using(task_database()).count() - ATTEMPTS_SHOWN
+        return {"task_attempts": rows, "task_attempts_earlier": earlier, "text_shown": TEXT_SHOWN}
 
     def _buttons(self, request, obj) -> list[dict[str, Any]]:
         """The actions the user may take on this task in its state, as buttons."""

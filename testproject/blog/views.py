@@ -1,10 +1,12 @@
 import uuid
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from .forms import CommentForm
 from .models import Entry
+from .ratelimit import comment_wait
 from .tasks import spam_filter
 
 #: Comments per page under an entry.
@@ -37,7 +39,17 @@ def add_comment(request, slug):
     """Save the comment and enqueue its spam check in the request's transaction."""
     entry = get_object_or_404(Entry, slug=slug)
     form = CommentForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    status = 400 if request.method == "POST" else 200
+    # Only comments that would be saved count: a form sent back with an error costs none.
+    wait = comment_wait(request.META.get("REMOTE_ADDR")) if form.is_valid() else 0
+    if wait:
+        form.add_error(
+            None,
+            f"Too many comments from your address: at most {settings.BLOG_COMMENTS_PER_MINUTE}"
+            f" a minute. Try again in {wait} seconds.",
+        )
+        status = 429
+    elif request.method == "POST" and form.is_valid():
         comment = form.save(commit=False)
         comment.entry = entry
         # The task's id is chosen here, so the comment is saved once, knowing its judge.
@@ -51,7 +63,7 @@ def add_comment(request, slug):
             task_id=comment.spam_task_id,
         )
         return redirect(f"{entry.get_absolute_url()}#comment-{comment.id}")
-    return render(
+    response = render(
         request,
         "blog/entry.html",
         {
@@ -59,5 +71,8 @@ def add_comment(request, slug):
             "form": form,
             "comments": _comments(request, entry),
         },
-        status=400 if request.method == "POST" else 200,
+        status=status,
     )
+    if wait:
+        response["Retry-After"] = str(wait)
+    return response

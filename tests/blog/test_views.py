@@ -128,3 +128,39 @@ def test_comments_are_shown_twenty_a_page(client, entry):
     assert last.count('class="comment"') == 5 and "Page 3 of 3" in last
     # A page number that is not one shows a page, not an error.
     assert client.get(entry.get_absolute_url() + "?page=%00x").status_code == 200
+
+
+def test_a_sixth_comment_in_a_minute_from_one_address_is_refused_with_429(
+    client, entry, settings, django_capture_on_commit_callbacks
+):
+    settings.BLOG_COMMENTS_PER_MINUTE = 5
+    url = reverse("blog:add_comment", args=[entry.slug])
+    for i in range(5):
+        posted = client.post(url, {**HAM, "comment": f"c{i}"}, REMOTE_ADDR="198.51.100.7")
+        assert posted.status_code == 302
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url, {**HAM, "comment": "c5"}, REMOTE_ADDR="198.51.100.7")
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    page = response.content.decode()
+    assert "Too many comments from your address: at most 5 a minute. Try again in" in page
+    assert "c5" in page  # the form comes back with what was typed
+    assert callbacks == [] and Comment.objects.count() == 5
+    # Another address is counted apart.
+    assert client.post(url, HAM, REMOTE_ADDR="198.51.100.8").status_code == 302
+
+
+def test_a_comment_refused_by_the_form_does_not_count_towards_the_rate_limit(
+    client, entry, settings
+):
+    settings.BLOG_COMMENTS_PER_MINUTE = 1
+    url = reverse("blog:add_comment", args=[entry.slug])
+    assert client.post(url, {**HAM, "email": "not-an-email"}).status_code == 400
+    assert client.post(url, HAM).status_code == 302
+    assert client.post(url, HAM).status_code == 429
+
+
+def test_the_rate_limit_is_off_when_set_to_none(client, entry, settings):
+    settings.BLOG_COMMENTS_PER_MINUTE = None
+    url = reverse("blog:add_comment", args=[entry.slug])
+    assert all(client.post(url, HAM).status_code == 302 for _ in range(20))
