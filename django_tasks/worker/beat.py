@@ -258,7 +258,27 @@ class Beat:
             tick.isoformat(),
             self.worker,
         )
+        skipped = 0 if row["one_off"] else _ticks_between(sched, tick, upcoming)
+        if skipped:
+            # Never silent: the ticks that this one run stands for (downtime, a late turn).
+            logger.warning(
+                "periodic name=%s event=ticks-collapsed skipped=%s tick=%s next=%s worker=%s",
+                row["name"], skipped, tick.isoformat(), upcoming.isoformat(), self.worker,
+            )  # fmt: skip
         return 1
+
+
+def _ticks_between(sched: BaseSchedule, tick: datetime, upcoming: datetime) -> int | str:
+    """How many ticks of `sched` fall strictly between `tick` and `upcoming` (capped)."""
+    if isinstance(sched, schedule):
+        return max(0, round((upcoming - tick).total_seconds() / sched.seconds) - 1)
+    count, at = 0, sched.next_after(tick)
+    while at < upcoming:
+        count += 1
+        if count >= 1000:
+            return "1000+"
+        at = sched.next_after(at)
+    return count
 
 
 def run_now(entry: Any, using: str | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from datetime import datetime
@@ -24,9 +25,21 @@ def _entry(name: str, every: float = 1.0) -> PeriodicTask:
     return PeriodicTask.objects.create(name=name, task="tests.tasks.record_tick", interval=every)
 
 
-def _assert_consecutive(ticks: list[datetime], every: float = 1.0) -> None:
-    gaps = [(b - a).total_seconds() for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert all(abs(g - every) < 1e-3 for g in gaps), f"missing or extra ticks: gaps {gaps}"
+def _assert_consecutive(ticks: list[datetime], name: str, workers: list) -> None:
+    """
+    One run per second with no gap, except where a supervisor logged a collapse: on a loaded
+    machine a turn can come more than a tick late, and then the missed tick collapses into
+    the late one, as after downtime. No tick goes missing silently.
+    """
+    pattern = rf"name={re.escape(name)} event=ticks-collapsed skipped=(\d+) tick=(\S+)"
+    collapsed = {
+        datetime.fromisoformat(m.group(2)): int(m.group(1))
+        for w in workers
+        for m in re.finditer(pattern, w.output())
+    }
+    for a, b in zip(ticks, ticks[1:], strict=False):
+        gap = round((b - a).total_seconds(), 3)
+        assert gap == 1.0 or gap == 1.0 + collapsed.get(a, -1), (a, gap, collapsed)
 
 
 def test_three_supervisors_send_every_tick_exactly_once(runtasks, wait_for):
@@ -42,7 +55,7 @@ def test_three_supervisors_send_every_tick_exactly_once(runtasks, wait_for):
     # A second run of one tick would have failed on the unique key in the task body.
     assert not TaskMessage.objects.filter(name="tests.tasks.record_tick", state=states.FAILURE)
     assert len(ticks) >= 15, ticks
-    _assert_consecutive(ticks)
+    _assert_consecutive(ticks, "every-second", workers)
     entry = PeriodicTask.objects.get(name="every-second")
     sent = TaskMessage.objects.filter(name="tests.tasks.record_tick").count()
     assert entry.total_run_count == sent >= len(ticks)
@@ -64,7 +77,7 @@ def test_killing_one_supervisor_keeps_the_ticks_going(runtasks, wait_for):
         assert worker.wait(timeout=30) == 0
     ticks = _ticks("survives-kill")
     assert not TaskMessage.objects.filter(name="tests.tasks.record_tick", state=states.FAILURE)
-    _assert_consecutive(ticks[killed_at:])
+    _assert_consecutive(ticks[killed_at:], "survives-kill", workers[1:])
 
 
 def test_disabled_entry_stops_and_resumes_without_replaying_missed_ticks(

@@ -119,3 +119,25 @@ def test_two_schedulers_reading_the_same_tick_send_it_once(settings):
     # The same tick read again (as a late reader would): its derived id already exists.
     assert second.run_due() == 0
     assert list(TaskMessage.objects.values_list("id", flat=True)) == [tick_task_id("race", tick)]
+
+
+def test_missed_ticks_collapse_into_one_run_and_say_so(settings, caplog):
+    settings.DJANGO_TASKS = {"RESULT_EXPIRES": None}
+    tick = timezone.now().replace(microsecond=0) - timedelta(seconds=35)
+    PeriodicTask.objects.create(name="after-downtime", task="tests.tasks.noop", interval=10)
+    PeriodicTask.objects.filter(name="after-downtime").update(next_run_at=tick)
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    PeriodicTask.objects.create(name="cron-down", task="tests.tasks.noop", crontab="* * * * *")
+    PeriodicTask.objects.filter(name="cron-down").update(next_run_at=minute)
+    with caplog.at_level("WARNING", logger="django_tasks.worker.beat"):
+        assert Beat(app, "default", "a").run_due() == 2
+    # One run each, for the tick that was due; the next tick is the first one after now.
+    sent = set(TaskMessage.objects.values_list("id", flat=True))
+    assert sent == {tick_task_id("after-downtime", tick), tick_task_id("cron-down", minute)}
+    entry = PeriodicTask.objects.get(name="after-downtime")
+    assert entry.next_run_at == tick + timedelta(seconds=40)
+    lines = [r.getMessage() for r in caplog.records if "event=ticks-collapsed" in r.getMessage()]
+    assert any("name=after-downtime " in line and "skipped=3 " in line for line in lines), lines
+    # Five minutes down on an every-minute crontab: the 4 (or 5, across a minute) between.
+    [cron] = [line for line in lines if "name=cron-down " in line]
+    assert re.search(r"skipped=[45] ", cron), cron
