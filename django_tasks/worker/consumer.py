@@ -207,6 +207,10 @@ class Consumer:
         if not rest:
             return False
         self._release([m.id for m in rest])
+        if self.wakeup is not None:
+            # Idle siblings start them now, not at the supervisor's next look at the database
+            # (SQLite and MySQL poll it every 50 ms; a release sends no notification).
+            self.wakeup.wake(len(rest))
         logger.debug(
             "release worker=%s count=%d before=%s", self.config.name, len(rest), message.id
         )

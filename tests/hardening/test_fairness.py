@@ -6,10 +6,11 @@ rest of its batch back, so an idle consumer starts it at once.
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from django_tasks import states
 from django_tasks.models import TaskMessage
@@ -52,10 +53,13 @@ def test_short_tasks_start_within_100ms_beside_a_long_one_with_two_consumers(run
         for s in TaskMessage.objects.filter(id__in=ids).values_list("started_at", flat=True)
     ]
     print(f"short starts after the long one (s): {starts}; after enqueue: {sorted(waits)}")  # noqa: T201
-    # PostgreSQL wakes the idle consumer by NOTIFY: within 100 ms. SQLite's measured 0.3 s
-    # (its wake-up polls data_version and its writers wait on one lock): bounded at 1 s.
-    bound = 0.1 if connection.vendor == "postgresql" else 1.0
-    assert max(starts) < bound, starts
+    # The consumer that gives the rows back wakes an idle sibling itself (a byte in the wake
+    # pipe), on every vendor: measured 1-30 ms here (SQLite waited for the supervisor's
+    # 50 ms data_version poll before). 100 ms, stretched only by a machine busier than its
+    # cores (CI runs other suites beside this one).
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    bound = 0.1 * max(1.0, load)
+    assert max(starts) < bound, (starts, bound)
 
 
 def test_a_quick_outcome_is_recorded_before_a_long_body_starts(runtasks, wait_for):
