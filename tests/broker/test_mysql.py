@@ -65,7 +65,7 @@ def test_claims_and_recovery_read_only_waiting_and_held_rows_beside_finished_his
     # not the 300 finished ones.
     assert _rows_read(mysql.CLAIM.format(queues="%s"), ["default", 5]) <= 5 + 3
     [held] = _plan(mysql.HELD_BY, ["w1"])
-    assert held["key"] == "dt_held" and int(held["rows"]) <= 2
+    assert held["key"] == "dt_held" and _rows_read(mysql.HELD_BY, ["w1"]) <= 1 + 2  # 302 unindexed
     [due] = _plan(mysql.NEXT_DUE.format(queues="%s"), ["default"])
     assert due["key"] == "dt_claimable"
     # And the order is the contract's: highest priority first, then longest waiting.
