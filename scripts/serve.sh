@@ -14,16 +14,26 @@ PYTHON="${PYTHON:-python}"
 # reach the worker as well as the TERM below, or two signals make a cold shutdown.
 setsid "$PYTHON" manage.py runtasks --concurrency 2 --loglevel info &
 WORKER=$!
-stop_worker() {
+SERVER=""
+stop_all() {
   trap - EXIT INT TERM
+  # runserver is a background job (it ignores the terminal's SIGINT): its reloader exits on
+  # TERM and takes its serving child with it.
+  [ -n "$SERVER" ] && kill -TERM "$SERVER" 2>/dev/null || true
   kill -TERM "$WORKER" 2>/dev/null || true
   wait "$WORKER" 2>/dev/null || true
+  [ -n "$SERVER" ] && wait "$SERVER" 2>/dev/null || true
 }
-trap 'stop_worker; exit 0' INT TERM
-trap stop_worker EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 DEBUG_ON="$("$PYTHON" manage.py diffsettings --all | sed -n 's/^DEBUG = //p')"
 echo "==> worker running (pid $WORKER); open http://127.0.0.1:$PORT/ (blog) and http://127.0.0.1:$PORT/admin/django_tasks/dashboard/ (dashboard)"
 if [ "$DEBUG_ON" = "True" ]; then
   echo "==> DEBUG is on (error pages show settings): the site listens on 127.0.0.1 only; DEBUG=false turns it off"
 fi
-"$PYTHON" manage.py runserver "127.0.0.1:$PORT" || true
+# In the background, waited for with the wait builtin: a trapped signal interrupts `wait` at
+# once, whereas a foreground runserver that does not exit on Ctrl-C would hold the trap back
+# (CI saw the worker never get its TERM).
+"$PYTHON" manage.py runserver "127.0.0.1:$PORT" &
+SERVER=$!
+wait "$SERVER" || true

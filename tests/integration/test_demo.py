@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _free_port() -> int:
@@ -64,6 +73,11 @@ def test_ctrl_c_on_the_demo_is_one_warm_shutdown_and_exit_0(tmp_path):
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
+        worker = re.search(r"worker running \(pid (\d+)\)", log.read_text())
+        left = worker is not None and _alive(int(worker.group(1)))
+        if left:  # the worker has its own session: the group kill above misses it
+            os.kill(int(worker.group(1)), signal.SIGKILL)
+    assert not left, "Ctrl-C left the worker running"
     text = log.read_text()
     assert "DEBUG is on" in text and "127.0.0.1 only" in text
     assert f"http://127.0.0.1:{port}/admin/django_tasks/dashboard/" in text
