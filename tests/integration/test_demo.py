@@ -17,6 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _as_from_a_terminal() -> None:
+    """
+    SIGINT and SIGQUIT at their defaults, as in a terminal's shell. A suite started in the
+    background (CI's `cmd &`) inherits them ignored, and bash can neither trap nor reset a
+    signal ignored on entry: the demo's Ctrl-C trap would never run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -51,6 +61,7 @@ def test_ctrl_c_on_the_demo_is_one_warm_shutdown_and_exit_0(tmp_path):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal's foreground job
+            preexec_fn=_as_from_a_terminal,
         )
     try:
         deadline = time.monotonic() + 90
