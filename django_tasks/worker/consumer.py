@@ -207,10 +207,6 @@ class Consumer:
         if not rest:
             return False
         self._release([m.id for m in rest])
-        if self.wakeup is not None:
-            # Idle siblings start them now, not at the supervisor's next look at the database
-            # (SQLite and MySQL poll it every 50 ms; a release sends no notification).
-            self.wakeup.wake(len(rest))
         logger.debug(
             "release worker=%s count=%d before=%s", self.config.name, len(rest), message.id
         )
@@ -357,8 +353,13 @@ class Consumer:
             self._pending = []
 
     def _release(self, ids: list[str]) -> None:
+        """Give claimed, unstarted rows back, due now, and wake as many idle siblings."""
         if ids:
             self.broker.release(self.config.name, [(i, 0.0) for i in ids])
+            if self.wakeup is not None:
+                # They start now, not at the supervisor's next look at the database (SQLite
+                # and MySQL poll it every 50 ms; a release sends no notification).
+                self.wakeup.wake(len(ids))
 
     def _resync(self) -> None:
         """

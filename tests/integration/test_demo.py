@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from django_tasks.worker.maintenance import process_exists
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,14 +27,6 @@ def _as_from_a_terminal() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _free_port() -> int:
@@ -85,7 +79,7 @@ def test_ctrl_c_on_the_demo_is_one_warm_shutdown_and_exit_0(tmp_path):
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
         worker = re.search(r"worker running \(pid (\d+)\)", log.read_text())
-        left = worker is not None and _alive(int(worker.group(1)))
+        left = worker is not None and process_exists(int(worker.group(1)))
         if left:  # the worker has its own session: the group kill above misses it
             os.kill(int(worker.group(1)), signal.SIGKILL)
     assert not left, "Ctrl-C left the worker running"
